@@ -1,0 +1,1 @@
+//! Loom model tests of ttlmap; see tests/.

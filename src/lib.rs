@@ -1,0 +1,96 @@
+//! A lock-free concurrent hash map whose entries expire.
+//!
+//! `ttlmap::HashMap` is a drop-in for `Mutex<HashMap>` (or papaya, dashmap, or moka used
+//! as a plain TTL map) in hot paths: reads take no lock and write nothing to shared
+//! memory, writes are single CASes, the table grows without ever copying an entry, and
+//! every entry may carry its own time-to-live. Expired entries vanish at once for every
+//! operation *and* are reclaimed without anybody reading them again.
+//!
+//! # Usage
+//! ```
+//! use std::time::Duration;
+//! use ttlmap::HashMap;
+//!
+//! let sessions: HashMap<u64, String> = HashMap::new();
+//! std::thread::scope(|s| {
+//!     for t in 0..4u64 {
+//!         let sessions = &sessions;
+//!         s.spawn(move || {
+//!             let m = sessions.pin();
+//!             m.insert_with_ttl(t, format!("user-{t}"), Duration::from_secs(30));
+//!         });
+//!     }
+//! });
+//! assert_eq!(sessions.pin().get(&2).map(String::as_str), Some("user-2"));
+//! ```
+//! The API follows papaya 0.2: operations go through a pinned handle, `map.pin()`, and
+//! references into the map live as long as the handle.
+//!
+//! # Consistency
+//! Every single-key operation is linearizable. `len` is approximate under concurrent
+//! writes and counts entries that expired but were not yet unlinked (an upper bound on
+//! the live entries). Iteration is weakly consistent: an entry live for the whole
+//! iteration is seen exactly once; one inserted or removed meanwhile may or may not be.
+//!
+//! # Atomic operations
+//! [`update`](HashMapRef::update), [`update_or_insert`](HashMapRef::update_or_insert),
+//! [`get_or_insert_with`](HashMapRef::get_or_insert_with),
+//! [`remove_if`](HashMapRef::remove_if) and [`compute`](HashMapRef::compute) are atomic
+//! read-modify-writes: no update is lost, and of racing `get_or_insert_with` calls exactly
+//! one value wins. Closures may run more than once and should be cheap and pure.
+//!
+//! # Expiry
+//! An entry written with [`insert_with_ttl`](HashMapRef::insert_with_ttl) (or with the
+//! builder's [`default_ttl`](HashMapBuilder::default_ttl)) expires `ttl` after the write.
+//! Each operation reads the [`Clock`] at most once, and only if it meets an entry with a
+//! deadline; an expired entry is absent to every operation from then on.
+//! `Duration::ZERO` is expired at once; TTLs too large to represent (up to
+//! `Duration::MAX`) mean "never".
+//!
+//! **Granularity.** The default clock is the OS's coarse monotonic clock, which steps
+//! every [`Clock::granularity`] (1–4 ms on Linux). Deadlines are padded by one step, so
+//! an entry is never reported expired before its TTL really elapsed, and is reported
+//! expired at most two steps after. A [`ManualClock`] makes time deterministic in tests.
+//!
+//! **Reclamation of expired entries.** Reads never write, so expired entries are
+//! unlinked by writers: every write of a map that has seen a deadline sweeps two buckets
+//! of the table, so an entry that expired is unlinked within `bucket count / 2` writes
+//! (the bucket count is at most the peak length, so at most `peak len / 2` writes), with
+//! no background thread. [`purge_expired`](HashMapRef::purge_expired) unlinks all of them
+//! at once. A refresh ([`set_ttl`](HashMapRef::set_ttl), [`persist`](HashMapRef::persist))
+//! and an expiry of the same entry are decided by one CAS, so a refresh that reported
+//! success is never lost.
+//!
+//! # Memory reclamation and pinned handles
+//! Removed entries are freed by epoch-based reclamation (crossbeam-epoch, one collector
+//! per map): memory is freed once no handle pinned before its removal is still alive.
+//! **A handle held for a long time delays the freeing of everything removed meanwhile**
+//! (it does not block other threads); pin per operation or per short batch. Dropping the
+//! map drops every key and value it holds or has retired, exactly once, before `drop`
+//! returns, so keys and values need not be `'static`.
+//!
+//! # Performance
+//! The table is a split-ordered list (Shalev & Shavit, JACM 2006): lookups walk a short
+//! chain from a bucket sentinel, and growth only adds sentinels, so no operation ever
+//! waits for a resize. Entries without a deadline never read the clock. See
+//! `BENCHMARKS.md` in the repository for measurements against the peers.
+//!
+//! # Panics in user code
+//! A panic in `Hash`, `Eq` or a closure passed to `update`, `get_or_insert_with`,
+//! `compute`, `retain` and friends leaves the map consistent and leaks nothing. A
+//! panicking `Drop` of a key or value is not supported (it may abort).
+
+#![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
+#![warn(unreachable_pub)]
+
+mod clock;
+mod map;
+mod raw;
+mod reclaim;
+mod sync;
+
+pub use crate::clock::{Clock, Expiry, ManualClock};
+pub use crate::map::{
+    Compute, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
+    LocalGuard, OccupiedError, Operation, OwnedGuard, Values,
+};

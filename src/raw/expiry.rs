@@ -1,0 +1,136 @@
+//! Reclaiming expired entries that nobody reads: the incremental sweep and the purge.
+//!
+//! A lookup treats an expired cell as absent but never writes, so without this module an
+//! expired entry that is never touched again would stay in memory for good. Writers of a
+//! map that has seen a deadline therefore each sweep a few buckets (`sweep_step`), in
+//! the order of a shared cursor, and `purge_expired` sweeps the whole list at once.
+//! Sweeping an entry means: claim its cell's deadline (so that no refresh can revive
+//! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
+
+use super::node::{is_marked, unmarked, Link, Node};
+use super::{mark, Now, RawMap, SWEEP_BUCKETS_PER_WRITE};
+use crate::reclaim::RawGuard;
+use crate::sync::Ordering;
+use std::ptr;
+
+impl<K, V> RawMap<K, V> {
+    /// The incremental sweep: a write's share of the work.
+    #[inline]
+    pub(crate) fn sweep_step<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) {
+        // Relaxed: a hint, see `note_deadline`.
+        if self.has_deadlines.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        self.sweep_buckets(now, guard);
+    }
+
+    #[inline(never)]
+    fn sweep_buckets<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) {
+        // Relaxed: any bucket count gives a correct range; see `start`.
+        let size = self.size.load(Ordering::Relaxed);
+        // Relaxed: the cursor only spreads the work; its RMW gives each writer its own
+        // buckets, and every bucket is visited once per `size` increments.
+        let first = self
+            .sweep_cursor
+            .fetch_add(SWEEP_BUCKETS_PER_WRITE, Ordering::Relaxed);
+        for i in 0..SWEEP_BUCKETS_PER_WRITE {
+            let b = first.wrapping_add(i) & (size - 1);
+            // A bucket not yet initialised has its entries in its ancestor's range,
+            // which the cursor also visits.
+            if let Some(start) = self.dir.ready_bucket(b) {
+                self.sweep_from(start, false, now, guard);
+            }
+        }
+    }
+
+    /// Unlinks every entry that is expired at the clock reading of `now`.
+    pub(crate) fn purge_expired<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) -> usize {
+        self.sweep_from(self.dir.head(), true, now, guard)
+    }
+
+    /// Sweeps from sentinel `start` to the next sentinel (or to the end, if `whole`).
+    /// Returns how many entries it tombstoned.
+    fn sweep_from<G: RawGuard>(
+        &self,
+        start: &Link,
+        whole: bool,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> usize {
+        let mut removed = 0;
+        // Where to restart after a failed unlink: the last sentinel passed (never marked).
+        let mut anchor = start;
+        'retry: loop {
+            let mut prev = &anchor.next;
+            // Acquire: see `find`.
+            let mut cur = prev.load(Ordering::Acquire);
+            loop {
+                if cur.is_null() {
+                    return removed;
+                }
+                // SAFETY: loaded under `guard` from a reachable node; see `find`.
+                let link = unsafe { &*cur };
+                // Acquire: see `find`.
+                let next = link.next.load(Ordering::Acquire);
+                if is_marked(next) {
+                    let succ = unmarked(next);
+                    // AcqRel: as the unlink CAS in `find`.
+                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire) {
+                        Ok(_) => {
+                            // SAFETY: marked ⇒ an entry; our CAS unlinked it, and only one
+                            // CAS can.
+                            unsafe { guard.retire(cur, Node::<K, V>::free_link) };
+                            cur = succ;
+                            continue;
+                        }
+                        Err(_) => continue 'retry,
+                    }
+                }
+                if !link.is_entry() {
+                    if !whole {
+                        return removed;
+                    }
+                    anchor = link;
+                } else {
+                    // SAFETY: an entry's link starts a live `Node`.
+                    let node = unsafe { Node::<K, V>::from_link(cur) };
+                    if self.reap(node, now, guard) {
+                        removed += 1;
+                        // `next` is marked now: go round again to unlink it.
+                        continue;
+                    }
+                }
+                prev = &link.next;
+                cur = next;
+            }
+        }
+    }
+
+    /// Tombstones `node` if its current cell is expired: claim, then CAS `val` to null.
+    fn reap<G: RawGuard>(&self, node: &Node<K, V>, now: &mut Now<'_>, guard: &G) -> bool {
+        // Acquire: pairs with the CAS that installed the cell.
+        let cell = node.val.load(Ordering::Acquire);
+        if cell.is_null() {
+            return false;
+        }
+        // SAFETY: current under `guard`.
+        let c = unsafe { &*cell };
+        if !c.claim_expired(&mut || now.get()) {
+            return false;
+        }
+        // AcqRel: races every other CAS of `val` (a replacing insert may win, and then
+        // the claimed cell is simply retired by it).
+        if node
+            .val
+            .compare_exchange(cell, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires it.
+        unsafe { guard.retire(cell, super::Cell::free) };
+        self.count.decrement();
+        mark(&node.link);
+        true
+    }
+}

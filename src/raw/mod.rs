@@ -1,0 +1,843 @@
+//! The raw engine: a split-ordered lock-free list with expiring value cells.
+//!
+//! Everything here takes a guard and hands out references bounded by it; the safe API in
+//! `map.rs` pins for the user. Submodules: [`node`] (list elements, cells, split-order
+//! keys), [`directory`] (bucket sentinels), [`counter`] (sharded length).
+//!
+//! # The protocol and why it is correct
+//!
+//! **Structure** [SS06 §2]. All entries of the map sit in one Harris–Michael list sorted
+//! by split-order key `so` (the bit-reversed hash with the low bit set). Bucket `b`'s
+//! sentinel (key `reverse(b)`, low bit clear) sits right before the entries whose hash
+//! ends in `b`; with `size` buckets an operation starts at sentinel `hash & (size - 1)`.
+//! Doubling `size` creates new sentinels *between* existing entries, so nothing is ever
+//! moved or copied; a thread with a stale `size` starts at an ancestor sentinel and
+//! still finds everything [SS06 §2, the "recursive split ordering"]. Sentinels are never
+//! deleted, so a bucket pointer never dangles.
+//!
+//! **Lookups** read `next` pointers with Acquire, compare `so` first (and stop at the
+//! first larger one), compare keys only on equal `so`, never write and never help. Every
+//! node a lookup visits was reachable at some moment during the lookup (the hindsight
+//! lemma, O'Hearn et al., PODC 2010), so the answer is that of some moment inside the
+//! call: linearizable. A value counts only if its node's `val` is a cell that is live at
+//! the operation's single clock reading.
+//!
+//! **Writes** [M02; SS06 App. A]. `find` returns the window `(prev, cur)` of a key and
+//! unlinks marked nodes it passes, one CAS each; only the thread whose CAS unlinks a node
+//! retires it. An insert of a new key links a new node with a CAS on `prev` (its
+//! linearization point) at the *head* of its run of equal `so`, so two inserts into the
+//! same run race on the same word. A key's value changes by a CAS on the node's `val`
+//! (linearization point of insert-over-existing, update, replace). A delete CASes `val`
+//! to null (its linearization point; the winner retires the cell and decrements the
+//! length), then marks `next`, then unlinks — the order of ConcurrentSkipListMap's
+//! deletion. A key is never re-inserted into a node with a null `val`: a writer that
+//! meets one helps mark it and retries, so at most one reachable node per key has a cell.
+//!
+//! **Expiry** (design.md §2). The deadline lives in the cell. An expirer (the sweep,
+//! `purge_expired`, or a writer that meets an expired entry) first *claims* the cell by
+//! CASing its deadline to `EXPIRED`, then tombstones it with the same `val` CAS as a
+//! delete. A refresh (`set_ttl`, `persist`) CASes the same deadline word, so of a refresh
+//! and an expiry exactly one wins: a refresh is never lost to an expiry. A refresh then
+//! re-reads `val`; if the cell was replaced meanwhile it refreshes the new cell too.
+//! `update` keeps the deadline of the cell it replaces, and after its CAS it carries over
+//! any refresh that landed on the old cell in between.
+//!
+//! **Sweeping.** Each write of a map that has ever seen a deadline sweeps
+//! [`SWEEP_BUCKETS_PER_WRITE`] buckets, in cursor order, unlinking the expired entries
+//! in them; entries of buckets not yet initialised are covered by their ancestor's range.
+//! A full cycle covers every bucket, so an entry that expired at time t is unlinked by
+//! the writes of at most `size / SWEEP_BUCKETS_PER_WRITE` writes after t, and
+//! `size ≤ max(2, peak length / LOAD_FACTOR · 2)`: at most `peak length / 2` writes.
+//!
+//! **Reclamation.** Unlinked nodes and replaced or tombstoned cells are retired to the
+//! map's epoch collector (`reclaim.rs`) and freed once no guard that could have read
+//! them remains.
+
+mod counter;
+mod directory;
+mod expiry;
+mod node;
+
+use std::borrow::Borrow;
+use std::marker::PhantomData;
+use std::ptr;
+
+use self::counter::Counter;
+use self::directory::Directory;
+use self::node::{is_marked, marked, so_bucket, so_entry, unmarked, Link};
+pub(crate) use self::node::{Cell, Node};
+use crate::clock::{Clock, NEVER};
+use crate::reclaim::RawGuard;
+use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+
+/// Entries per bucket before the bucket count doubles (average chain of 1–2).
+const LOAD_FACTOR: usize = 2;
+/// How many buckets each write sweeps for expired entries.
+pub(crate) const SWEEP_BUCKETS_PER_WRITE: usize = 2;
+/// A capacity hint never asks for more buckets than this (2^22 ≈ 100 MiB of sentinels
+/// at most); the table still grows past it on demand.
+const MAX_HINT_BUCKETS: usize = 1 << 22;
+/// The bucket count never exceeds this (bucket indices must fit the split-order key).
+const MAX_BUCKETS: usize = 1 << (usize::BITS - 2);
+
+/// One clock reading per operation, taken only if an entry with a deadline is met.
+pub(crate) struct Now<'c> {
+    clock: &'c Clock,
+    at: Option<u64>,
+}
+
+impl<'c> Now<'c> {
+    #[inline]
+    pub(crate) fn new(clock: &'c Clock) -> Now<'c> {
+        Now { clock, at: None }
+    }
+
+    #[inline]
+    pub(crate) fn get(&mut self) -> u64 {
+        *self.at.get_or_insert_with(|| self.clock.now())
+    }
+}
+
+/// A value cell that no other thread has seen yet; freed (value dropped) if not handed
+/// over, so a panic anywhere in between leaks nothing.
+pub(crate) struct OwnedCell<V>(*mut Cell<V>);
+
+impl<V> OwnedCell<V> {
+    pub(crate) fn new(value: V, deadline: u64) -> OwnedCell<V> {
+        OwnedCell(Cell::alloc(value, deadline))
+    }
+
+    fn into_raw(self) -> *mut Cell<V> {
+        let p = self.0;
+        std::mem::forget(self);
+        p
+    }
+
+    /// Takes the value back.
+    pub(crate) fn into_value(self) -> V {
+        // SAFETY: the cell is still unshared (it is ours until `into_raw`).
+        unsafe { Cell::into_value(self.into_raw()) }
+    }
+
+    fn deadline(&self) -> u64 {
+        // SAFETY: the cell is valid while we own it.
+        unsafe { &*self.0 }.deadline()
+    }
+}
+
+impl<V> Drop for OwnedCell<V> {
+    fn drop(&mut self) {
+        // SAFETY: never shared, so we are the only owner.
+        unsafe { Cell::free(self.0) }
+    }
+}
+
+/// What [`RawMap::insert`] does when the key is present and live.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Policy {
+    /// Replace the value (and deadline).
+    Replace,
+    /// Leave it and give the key and cell back.
+    IfVacant,
+}
+
+pub(crate) enum Inserted<'g, K, V> {
+    /// A new node. (A vacant key.)
+    New(&'g Node<K, V>, &'g Cell<V>),
+    /// The key's node existed; its cell was replaced. `old` is the previous *live* value.
+    Replaced {
+        node: &'g Node<K, V>,
+        old: Option<&'g Cell<V>>,
+        new: &'g Cell<V>,
+    },
+    /// `Policy::IfVacant` found a live value.
+    Occupied {
+        current: &'g Cell<V>,
+        key: K,
+        cell: OwnedCell<V>,
+    },
+}
+
+/// The search window of a key: `prev` points (unmarked) to `cur`.
+struct Window<'g, K, V> {
+    prev: &'g AtomicPtr<Link>,
+    cur: *mut Link,
+    found: Option<&'g Node<K, V>>,
+}
+
+/// The raw lock-free table. Owns every node still in the list.
+pub(crate) struct RawMap<K, V> {
+    dir: Directory,
+    /// Bucket count, a power of two ≥ 2; only grows.
+    size: AtomicUsize,
+    count: Counter,
+    /// Next bucket the incremental sweep looks at.
+    sweep_cursor: AtomicUsize,
+    /// Set once any cell with a deadline was written; until then writes skip sweeping.
+    has_deadlines: AtomicU8,
+    _marker: PhantomData<(K, V)>,
+}
+
+impl<K, V> RawMap<K, V> {
+    pub(crate) fn with_capacity(capacity: usize) -> RawMap<K, V> {
+        let buckets = (capacity / LOAD_FACTOR)
+            .clamp(2, MAX_HINT_BUCKETS)
+            .next_power_of_two();
+        RawMap {
+            dir: Directory::new(),
+            size: AtomicUsize::new(buckets),
+            count: Counter::new(),
+            sweep_cursor: AtomicUsize::new(0),
+            has_deadlines: AtomicU8::new(0),
+            _marker: PhantomData,
+        }
+    }
+
+    /// Entries with a cell (live or expired but not yet tombstoned).
+    pub(crate) fn len(&self) -> usize {
+        self.count.sum()
+    }
+
+    /// The current bucket count (for tests and diagnostics).
+    pub(crate) fn buckets(&self) -> usize {
+        // Relaxed: a statistic.
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Records that a deadline exists somewhere, turning on the incremental sweep.
+    #[inline]
+    pub(crate) fn note_deadline(&self, deadline: u64) {
+        // Relaxed: a hint; the sweep's correctness does not depend on when it starts.
+        if deadline != NEVER && self.has_deadlines.load(Ordering::Relaxed) == 0 {
+            self.has_deadlines.store(1, Ordering::Relaxed);
+        }
+    }
+
+    // ----- buckets ---------------------------------------------------------------
+
+    /// The sentinel to start from for `hash`: its bucket's, or the nearest ready
+    /// ancestor's while that bucket is being initialised by another thread.
+    #[inline]
+    fn start<G: RawGuard>(&self, hash: u64, guard: &G) -> &Link {
+        // Relaxed: any size, even a stale one, gives a correct start [SS06 §2].
+        let size = self.size.load(Ordering::Relaxed);
+        let b = (hash as usize) & (size - 1);
+        let bucket = self.dir.bucket(b);
+        if bucket.is_ready() {
+            return &bucket.link;
+        }
+        self.init_bucket(b, guard)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn init_bucket<G: RawGuard>(&self, b: usize, guard: &G) -> &Link {
+        debug_assert!(b != 0, "bucket 0 is ready from the start");
+        // The parent: b without its highest set bit [SS06 §2.1].
+        let parent = b & !(1usize << (usize::BITS - 1 - b.leading_zeros()));
+        let pb = self.dir.bucket(parent);
+        let parent_link = if pb.is_ready() {
+            &pb.link
+        } else {
+            self.init_bucket(parent, guard)
+        };
+        let bucket = self.dir.bucket(b);
+        if !bucket.begin_init() {
+            // Someone else is linking it (or just did): use it if ready, else the parent.
+            return if bucket.is_ready() {
+                &bucket.link
+            } else {
+                parent_link
+            };
+        }
+        let so = so_bucket(b);
+        debug_assert_eq!(bucket.link.so, so);
+        let sentinel = &bucket.link as *const Link as *mut Link;
+        loop {
+            let w = self.find::<_, G>(parent_link, so, |_: &Node<K, V>| false, guard);
+            // Relaxed: the sentinel is published by the Release CAS below.
+            bucket.link.next.store(w.cur, Ordering::Relaxed);
+            // Release: publishes the sentinel's `next`; pairs with Acquire loads of `next`.
+            if w.prev
+                .compare_exchange(w.cur, sentinel, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                break;
+            }
+        }
+        bucket.finish_init();
+        &bucket.link
+    }
+
+    /// Doubles the bucket count if `count` exceeds the load factor.
+    #[inline]
+    fn maybe_grow(&self, count: usize) {
+        // Relaxed: see `start`.
+        let size = self.size.load(Ordering::Relaxed);
+        if count > size.saturating_mul(LOAD_FACTOR) && size < MAX_BUCKETS {
+            // Relaxed: losing the race means someone else doubled it [SS06 §2.3].
+            let _ =
+                self.size
+                    .compare_exchange(size, size * 2, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
+    // ----- the list --------------------------------------------------------------
+
+    /// Harris–Michael `find` from `start`: the window where an entry with key `so`
+    /// matching `is_key` is or would be inserted (at the head of its equal-`so` run),
+    /// unlinking every marked node on the way.
+    fn find<'g, F, G>(
+        &'g self,
+        start: &'g Link,
+        so: u64,
+        mut is_key: F,
+        guard: &'g G,
+    ) -> Window<'g, K, V>
+    where
+        F: FnMut(&Node<K, V>) -> bool,
+        G: RawGuard,
+    {
+        'retry: loop {
+            let mut prev = &start.next;
+            // Acquire: pairs with the Release CAS that linked the node, so its fields are
+            // initialised. `start` is a sentinel, never marked.
+            let mut cur = prev.load(Ordering::Acquire);
+            let mut run: Option<(&'g AtomicPtr<Link>, *mut Link)> = None;
+            loop {
+                debug_assert!(!is_marked(cur));
+                if cur.is_null() {
+                    break;
+                }
+                // SAFETY: `cur` was loaded under `guard` from a reachable node, and nodes
+                // are freed only after every guard that could load them is gone.
+                let link = unsafe { &*cur };
+                // Acquire: as above, for the successor.
+                let next = link.next.load(Ordering::Acquire);
+                if is_marked(next) {
+                    let succ = unmarked(next);
+                    // AcqRel: Release keeps our earlier reads before the unlink; Acquire
+                    // on failure re-reads a fresh `prev`.
+                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire) {
+                        Ok(_) => {
+                            // SAFETY: marked ⇒ an entry (sentinels are never marked); our
+                            // CAS made it unreachable, and only one CAS can do that.
+                            unsafe { guard.retire(cur, Node::<K, V>::free_link) };
+                            if let Some((_, head)) = &mut run {
+                                if *head == cur {
+                                    *head = succ;
+                                }
+                            }
+                            cur = succ;
+                            continue;
+                        }
+                        Err(_) => continue 'retry,
+                    }
+                }
+                if link.so > so {
+                    break;
+                }
+                if link.so == so && link.is_entry() {
+                    if run.is_none() {
+                        run = Some((prev, cur));
+                    }
+                    // SAFETY: an entry's link is the first field of its live `Node`.
+                    let node = unsafe { Node::<K, V>::from_link(cur) };
+                    if is_key(node) {
+                        return Window {
+                            prev,
+                            cur,
+                            found: Some(node),
+                        };
+                    }
+                }
+                prev = &link.next;
+                cur = next;
+            }
+            let (prev, cur) = run.unwrap_or((prev, cur));
+            return Window {
+                prev,
+                cur,
+                found: None,
+            };
+        }
+    }
+
+    /// The node holding `key` with its current cell, if that cell is live. Never writes.
+    #[inline]
+    pub(crate) fn get<'g, Q, G>(
+        &'g self,
+        hash: u64,
+        key: &Q,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Option<(&'g Node<K, V>, &'g Cell<V>)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        G: RawGuard,
+    {
+        let so = so_entry(hash);
+        let start = self.start(hash, guard);
+        // Acquire: pairs with the Release CAS that linked the node (see `find`).
+        let mut cur = unmarked(start.next.load(Ordering::Acquire));
+        while !cur.is_null() {
+            // SAFETY: loaded under `guard` from a node reachable at some point during this
+            // traversal; see `find`.
+            let link = unsafe { &*cur };
+            if link.so > so {
+                return None;
+            }
+            if link.so == so && link.is_entry() {
+                // SAFETY: an entry's link starts a live `Node`.
+                let node = unsafe { Node::<K, V>::from_link(cur) };
+                if node.key.borrow() == key {
+                    // Acquire: pairs with the AcqRel CAS that installed the cell.
+                    let cell = node.val.load(Ordering::Acquire);
+                    if cell.is_null() {
+                        return None;
+                    }
+                    // SAFETY: the cell was current under `guard`, so it is not freed yet.
+                    let cell = unsafe { &*cell };
+                    return cell.is_live(&mut || now.get()).then_some((node, cell));
+                }
+            }
+            // Acquire: as above.
+            cur = unmarked(link.next.load(Ordering::Acquire));
+        }
+        None
+    }
+
+    /// Inserts `key` → `cell`, or replaces the value of a present key (`Policy::Replace`),
+    /// or reports it (`Policy::IfVacant`). An expired entry counts as vacant.
+    pub(crate) fn insert<'g, G: RawGuard>(
+        &'g self,
+        hash: u64,
+        key: K,
+        cell: OwnedCell<V>,
+        policy: Policy,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Inserted<'g, K, V>
+    where
+        K: Eq,
+    {
+        self.note_deadline(cell.deadline());
+        let so = so_entry(hash);
+        let start = self.start(hash, guard);
+        let mut pending = Pending::new(key, cell);
+        let result = loop {
+            let w = self.find(start, so, |n| n.key == *pending.key(), guard);
+            if let Some(node) = w.found {
+                match self.install(node, &mut pending, policy, now, guard) {
+                    Some(done) => break done,
+                    None => continue,
+                }
+            }
+            let node = pending.node(so);
+            // SAFETY: `node` is ours and unpublished.
+            let n = unsafe { &*node };
+            // Relaxed: published by the Release CAS below.
+            n.link.next.store(w.cur, Ordering::Relaxed);
+            // AcqRel: Release publishes the node and cell (pairs with Acquire loads of
+            // `next`); Acquire on failure for the fresh window.
+            if w.prev
+                .compare_exchange(
+                    w.cur,
+                    node as *mut Link,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+            {
+                pending.published();
+                // Relaxed: the node's first cell, written by us.
+                let cell = n.val.load(Ordering::Relaxed);
+                if let Some(total) = self.count.increment() {
+                    self.maybe_grow(total);
+                }
+                // SAFETY: published by us; retired only after our guard is gone.
+                break Inserted::New(n, unsafe { &*cell });
+            }
+        };
+        self.sweep_step(now, guard);
+        result
+    }
+
+    /// Puts the pending cell into the existing `node`, per `policy`. `None`: the node is
+    /// being deleted; retry from `find`.
+    fn install<'g, G: RawGuard>(
+        &'g self,
+        node: &'g Node<K, V>,
+        pending: &mut Pending<K, V>,
+        policy: Policy,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Option<Inserted<'g, K, V>> {
+        // Acquire: pairs with the AcqRel CAS that installed the cell.
+        let mut cur = node.val.load(Ordering::Acquire);
+        loop {
+            if cur.is_null() {
+                // Being deleted: help mark it so that `find` unlinks it.
+                mark(&node.link);
+                return None;
+            }
+            // SAFETY: current under `guard`, so not freed before the guard is.
+            let cur_cell = unsafe { &*cur };
+            let live = cur_cell.is_live(&mut || now.get());
+            if live && policy == Policy::IfVacant {
+                let (key, cell) = pending.take();
+                return Some(Inserted::Occupied {
+                    current: cur_cell,
+                    key,
+                    cell,
+                });
+            }
+            // AcqRel: Release publishes the new cell; Acquire (also on failure) pairs with
+            // the writer of the cell we read next.
+            match node.val.compare_exchange(
+                cur,
+                pending.cell_ptr(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    let (_unused_key, cell) = pending.take();
+                    let new = cell.into_raw();
+                    // SAFETY: our CAS made `cur` unreachable for new guards, and only the
+                    // CAS that replaces a cell retires it.
+                    unsafe { guard.retire(cur, Cell::free) };
+                    return Some(Inserted::Replaced {
+                        node,
+                        old: live.then_some(cur_cell),
+                        // SAFETY: published by us; retired only after our guard.
+                        new: unsafe { &*new },
+                    });
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+impl<K, V> RawMap<K, V> {
+    /// The sentinel to start from for the node with split-order key `so` (its hash is
+    /// `so` reversed, up to the top bit, which no bucket index reaches).
+    fn start_of<G: RawGuard>(&self, so: u64, guard: &G) -> &Link {
+        self.start(so.reverse_bits(), guard)
+    }
+
+    /// Replaces the value of `node`, whose current cell is `cur`, keeping the deadline.
+    /// `Err` gives the value back if `cur` is no longer current.
+    pub(crate) fn replace_value<'g, G: RawGuard>(
+        &'g self,
+        node: &'g Node<K, V>,
+        cur: &'g Cell<V>,
+        value: V,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Result<&'g Cell<V>, V> {
+        let deadline = cur.deadline();
+        let new = OwnedCell::new(value, deadline);
+        let cur_ptr = cur as *const Cell<V> as *mut Cell<V>;
+        // AcqRel: Release publishes the new cell; Acquire pairs with the previous writer.
+        match node
+            .val
+            .compare_exchange(cur_ptr, new.0, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => {
+                let new = new.into_raw();
+                // SAFETY: our CAS made `cur` unreachable for new guards; only the CAS
+                // that replaces a cell retires it.
+                unsafe { guard.retire(cur_ptr, Cell::free) };
+                // SAFETY: published by us; retired only after our guard.
+                let new = unsafe { &*new };
+                // A refresh that hit the old cell between our read of its deadline and
+                // our CAS must not be lost: carry it over (unless the new cell was
+                // refreshed itself since, or the old one was only claimed as expired).
+                let after = cur.deadline();
+                if after != deadline && after != crate::clock::EXPIRED {
+                    new.replace_deadline(deadline, after);
+                }
+                self.sweep_step(now, guard);
+                Ok(new)
+            }
+            Err(_) => Err(new.into_value()),
+        }
+    }
+
+    /// Deletes `node` if its current cell is still `cur`: tombstone (the linearization
+    /// point), mark, unlink. `false` if `cur` is no longer current.
+    pub(crate) fn remove_cell<'g, G: RawGuard>(
+        &'g self,
+        node: &'g Node<K, V>,
+        cur: &'g Cell<V>,
+        guard: &'g G,
+    ) -> bool {
+        let cur_ptr = cur as *const Cell<V> as *mut Cell<V>;
+        // AcqRel: races every other CAS of `val`; Release orders our reads before it.
+        if node
+            .val
+            .compare_exchange(
+                cur_ptr,
+                ptr::null_mut(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            return false;
+        }
+        // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires it.
+        unsafe { guard.retire(cur_ptr, Cell::free) };
+        self.count.decrement();
+        mark(&node.link);
+        self.unlink(node, guard);
+        true
+    }
+
+    /// Unlinks the marked `node` (and any marked neighbour in its run).
+    fn unlink<G: RawGuard>(&self, node: &Node<K, V>, guard: &G) {
+        let start = self.start_of(node.link.so, guard);
+        self.find(start, node.link.so, |_| false, guard);
+    }
+
+    /// Changes the deadline of the live entry `key` to `deadline`.
+    pub(crate) fn set_deadline<Q, G>(
+        &self,
+        hash: u64,
+        key: &Q,
+        deadline: u64,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        G: RawGuard,
+    {
+        self.note_deadline(deadline);
+        loop {
+            let Some((node, cell)) = self.get(hash, key, now, guard) else {
+                return false;
+            };
+            if !cell.set_deadline(now.get(), deadline) {
+                return false;
+            }
+            // Acquire: pairs with the CAS that may have replaced the cell meanwhile.
+            if ptr::eq(node.val.load(Ordering::Acquire), cell) {
+                // The cell is current now, and a cell never becomes current again once
+                // replaced, so it was current when its deadline changed.
+                return true;
+            }
+        }
+    }
+
+    /// Deletes every entry, live or expired.
+    pub(crate) fn clear<G: RawGuard>(&self, guard: &G) {
+        self.retain_raw(|_, _| false, guard);
+    }
+
+    /// Deletes each entry whose current cell fails `keep` (expired ones are skipped by
+    /// callers that want std's semantics; `clear` passes them all).
+    pub(crate) fn retain_raw<F, G>(&self, mut keep: F, guard: &G)
+    where
+        F: FnMut(&Node<K, V>, &Cell<V>) -> bool,
+        G: RawGuard,
+    {
+        // Acquire: see `find`.
+        let mut cur = unmarked(self.dir.head().next.load(Ordering::Acquire));
+        while !cur.is_null() {
+            // SAFETY: loaded under `guard`; see `find`.
+            let link = unsafe { &*cur };
+            if link.is_entry() {
+                // SAFETY: an entry's link starts a live `Node`.
+                let node = unsafe { Node::<K, V>::from_link(cur) };
+                loop {
+                    // Acquire: pairs with the CAS that installed the cell.
+                    let cell = node.val.load(Ordering::Acquire);
+                    if cell.is_null() {
+                        break;
+                    }
+                    // SAFETY: current under `guard`.
+                    let cell = unsafe { &*cell };
+                    if keep(node, cell) || self.remove_cell(node, cell, guard) {
+                        break;
+                    }
+                }
+            }
+            // Acquire: as above. A marked `next` still leads forward.
+            cur = unmarked(link.next.load(Ordering::Acquire));
+        }
+    }
+
+    /// A weakly consistent walk over the live entries.
+    pub(crate) fn iter<'g, G: RawGuard>(
+        &'g self,
+        clock: &'g Clock,
+        _guard: &'g G,
+    ) -> Iter<'g, K, V> {
+        Iter {
+            // Acquire: see `find`.
+            cur: unmarked(self.dir.head().next.load(Ordering::Acquire)),
+            now: Now::new(clock),
+            _marker: PhantomData,
+        }
+    }
+}
+
+/// Iterator over live entries; see `RawMap::iter`.
+pub(crate) struct Iter<'g, K, V> {
+    cur: *mut Link,
+    now: Now<'g>,
+    _marker: PhantomData<&'g Node<K, V>>,
+}
+
+impl<'g, K, V> Iterator for Iter<'g, K, V> {
+    type Item = (&'g K, &'g Cell<V>);
+
+    fn next(&mut self) -> Option<(&'g K, &'g Cell<V>)> {
+        while !self.cur.is_null() {
+            // SAFETY: loaded under the guard that `'g` borrows; see `find`.
+            let link = unsafe { &*self.cur };
+            // Acquire: see `find`. A marked `next` still leads forward (it is frozen).
+            self.cur = unmarked(link.next.load(Ordering::Acquire));
+            if !link.is_entry() {
+                continue;
+            }
+            // SAFETY: an entry's link starts a live `Node`.
+            let node = unsafe { Node::<K, V>::from_link(link) };
+            // Acquire: pairs with the CAS that installed the cell.
+            let cell = node.val.load(Ordering::Acquire);
+            if cell.is_null() {
+                continue;
+            }
+            // SAFETY: current under the guard.
+            let cell: &'g Cell<V> = unsafe { &*cell };
+            if cell.is_live(&mut || self.now.get()) {
+                return Some((&node.key, cell));
+            }
+        }
+        None
+    }
+}
+
+/// Marks `link.next` (idempotent). The node's `val` must already be null.
+fn mark(link: &Link) {
+    // Acquire: we only need the current value to CAS against.
+    let mut next = link.next.load(Ordering::Acquire);
+    while !is_marked(next) {
+        // AcqRel: the mark freezes `next`; it pairs with the Acquire load in `find`.
+        match link.next.compare_exchange_weak(
+            next,
+            marked(next),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return,
+            Err(actual) => next = actual,
+        }
+    }
+}
+
+/// The key and cell of an insert, first loose, then inside a node not yet published.
+/// Dropping it frees whatever it still owns, so an unwinding `Eq` leaks nothing.
+struct Pending<K, V> {
+    state: PendingState<K, V>,
+}
+
+enum PendingState<K, V> {
+    Parts(K, OwnedCell<V>),
+    Node(*mut Node<K, V>),
+    Done,
+}
+
+impl<K, V> Pending<K, V> {
+    fn new(key: K, cell: OwnedCell<V>) -> Pending<K, V> {
+        Pending {
+            state: PendingState::Parts(key, cell),
+        }
+    }
+
+    fn key(&self) -> &K {
+        match &self.state {
+            PendingState::Parts(k, _) => k,
+            // SAFETY: our unpublished node.
+            PendingState::Node(n) => unsafe { &(**n).key },
+            PendingState::Done => unreachable!("pending insert used after completion"),
+        }
+    }
+
+    fn cell_ptr(&self) -> *mut Cell<V> {
+        match &self.state {
+            PendingState::Parts(_, c) => c.0,
+            // SAFETY: our unpublished node. Relaxed: never shared.
+            PendingState::Node(n) => unsafe { (**n).val.load(Ordering::Relaxed) },
+            PendingState::Done => unreachable!("pending insert used after completion"),
+        }
+    }
+
+    /// Takes the key and cell back out (freeing the node if one was allocated).
+    fn take(&mut self) -> (K, OwnedCell<V>) {
+        match std::mem::replace(&mut self.state, PendingState::Done) {
+            PendingState::Parts(k, c) => (k, c),
+            PendingState::Node(n) => {
+                // SAFETY: never published; we own it.
+                let (k, c) = unsafe { Node::unpublish(n) };
+                (k, OwnedCell(c))
+            }
+            PendingState::Done => unreachable!("pending insert used after completion"),
+        }
+    }
+
+    /// The node to link (allocated on first use).
+    fn node(&mut self, so: u64) -> *mut Node<K, V> {
+        if let PendingState::Node(n) = self.state {
+            return n;
+        }
+        let (k, c) = self.take();
+        let n = Node::alloc(so, k, c.into_raw());
+        self.state = PendingState::Node(n);
+        n
+    }
+
+    /// The node was linked: the list owns it now.
+    fn published(&mut self) {
+        self.state = PendingState::Done;
+    }
+}
+
+impl<K, V> Drop for Pending<K, V> {
+    fn drop(&mut self) {
+        if !matches!(self.state, PendingState::Done) {
+            drop(self.take());
+        }
+    }
+}
+
+impl<K, V> Drop for RawMap<K, V> {
+    fn drop(&mut self) {
+        // `&mut self`: no guard exists, so nothing else reads the list. Free every node
+        // still linked and its cell; unlinked nodes were retired and are freed by the
+        // collector (which the map drops after this).
+        // Relaxed: exclusive access.
+        let mut cur = unmarked(self.dir.head().next.load(Ordering::Relaxed));
+        while !cur.is_null() {
+            // SAFETY: reachable, hence not retired, and exclusively ours now.
+            let link = unsafe { &*cur };
+            let next = unmarked(link.next.load(Ordering::Relaxed));
+            if link.is_entry() {
+                // SAFETY: an entry node; its cell (if any) is current, hence owned by it.
+                unsafe {
+                    let node = cur as *mut Node<K, V>;
+                    let cell = (*node).val.load(Ordering::Relaxed);
+                    if !cell.is_null() {
+                        Cell::free(cell);
+                    }
+                    Node::free(node);
+                }
+            }
+            cur = next;
+        }
+    }
+}

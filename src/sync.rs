@@ -1,0 +1,44 @@
+//! The only place atomics, fences and cells come from.
+//!
+//! Under `--cfg ttlmap_loom` (with the `loom` feature) every primitive is loom's, so that
+//! the loom model checker explores the interleavings of the whole crate; otherwise they
+//! are `std`'s. Nothing else in the crate names `std::sync::atomic` directly.
+
+#[cfg(all(ttlmap_loom, feature = "loom"))]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+
+#[cfg(not(all(ttlmap_loom, feature = "loom")))]
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+
+pub(crate) use std::sync::atomic::Ordering;
+
+/// `true` when the crate is built for the loom model checker.
+pub(crate) const LOOM: bool = cfg!(all(ttlmap_loom, feature = "loom"));
+
+/// Whether a pointer-sized atomic can be created zero-initialised (by `alloc_zeroed`).
+/// std atomics can; loom's carry model state and must be constructed.
+pub(crate) const ZEROABLE_ATOMICS: bool = !LOOM;
+
+/// A small per-thread number, assigned on first use (always 0 under loom, whose threads
+/// share one OS thread). Used to spread writers over counter shards.
+#[inline]
+pub(crate) fn thread_index() -> usize {
+    if LOOM {
+        return 0;
+    }
+    use std::cell::Cell;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    std::thread_local! {
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    INDEX.with(|i| {
+        let v = i.get();
+        if v != usize::MAX {
+            return v;
+        }
+        // Relaxed: only uniqueness matters, which the RMW gives on its own.
+        let v = NEXT.fetch_add(1, Ordering::Relaxed);
+        i.set(v);
+        v
+    })
+}
