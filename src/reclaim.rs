@@ -181,5 +181,13 @@ impl RawGuard for epoch::Guard {
                 free(ptr)
             })
         }
+        if crate::sync::retire_tick() {
+            // crossbeam frees at most 8 bags per collection and collects only every 128
+            // pins, so a thread retiring more than ~4 objects per pin (a sweep reaping
+            // expired entries, say) would outrun it and garbage would grow without bound.
+            // Flushing once per bag's worth of retirements collects up to 8 bags each
+            // time, so collection always outpaces retirement by 8×.
+            self.flush();
+        }
     }
 }
