@@ -94,3 +94,8 @@ pub use crate::map::{
     Compute, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
     LocalGuard, OccupiedError, Operation, OwnedGuard, Values,
 };
+
+/// The README's examples are compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -260,7 +260,9 @@ impl<K, V, S> HashMap<K, V, S> {
     /// let map = ttlmap::HashMap::new();
     /// std::thread::scope(|s| {
     ///     let m = map.pin_owned();
-    ///     s.spawn(move || m.insert(1, 2));
+    ///     s.spawn(move || {
+    ///         m.insert(1, 2);
+    ///     });
     /// });
     /// assert_eq!(map.pin().get(&1), Some(&2));
     /// ```
@@ -588,12 +590,15 @@ where
     /// # Examples
     /// ```
     /// use std::time::Duration;
-    /// let map = ttlmap::HashMap::new();
+    /// let clock = ttlmap::ManualClock::new();
+    /// let map = ttlmap::HashMap::builder().clock(clock.clone()).build();
     /// let m = map.pin();
-    /// m.insert_with_ttl(1, 1, Duration::ZERO);
-    /// assert_eq!(m.len(), 1);
+    /// m.insert_with_ttl(1, 1, Duration::from_secs(1));
+    /// m.insert(2, 2);
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(m.len(), 2); // expired, not yet unlinked
     /// assert_eq!(m.purge_expired(), 1);
-    /// assert_eq!(m.len(), 0);
+    /// assert_eq!(m.len(), 1);
     /// ```
     pub fn purge_expired(&self) -> usize {
         self.map.raw.purge_expired(&mut self.now(), self.g())

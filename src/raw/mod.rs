@@ -229,12 +229,27 @@ impl<K, V> RawMap<K, V> {
         self.init_bucket(b, guard)
     }
 
+    /// The sentinel a lookup starts from: `hash`'s bucket if it is ready, else its
+    /// nearest ready ancestor. Allocates nothing and writes nothing (bucket 0 is always
+    /// ready), so reads never initialise buckets; writers do.
+    #[inline]
+    fn read_start(&self, hash: u64) -> &Link {
+        // Relaxed: see `start`.
+        let size = self.size.load(Ordering::Relaxed);
+        let mut b = (hash as usize) & (size - 1);
+        loop {
+            if let Some(link) = self.dir.ready_bucket(b) {
+                return link;
+            }
+            b = parent(b);
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn init_bucket<G: RawGuard>(&self, b: usize, guard: &G) -> &Link {
         debug_assert!(b != 0, "bucket 0 is ready from the start");
-        // The parent: b without its highest set bit [SS06 §2.1].
-        let parent = b & !(1usize << (usize::BITS - 1 - b.leading_zeros()));
+        let parent = parent(b);
         let pb = self.dir.bucket(parent);
         let parent_link = if pb.is_ready() {
             &pb.link
@@ -377,8 +392,9 @@ impl<K, V> RawMap<K, V> {
         Q: Eq + ?Sized,
         G: RawGuard,
     {
+        let _ = guard;
         let so = so_entry(hash);
-        let start = self.start(hash, guard);
+        let start = self.read_start(hash);
         // Acquire: pairs with the Release CAS that linked the node (see `find`).
         let mut cur = unmarked(start.next.load(Ordering::Acquire));
         while !cur.is_null() {
@@ -720,6 +736,13 @@ impl<'g, K, V> Iterator for Iter<'g, K, V> {
         }
         None
     }
+}
+
+/// The parent of bucket `b ≠ 0`: `b` without its highest set bit [SS06 §2.1].
+#[inline]
+fn parent(b: usize) -> usize {
+    debug_assert!(b != 0);
+    b & !(1usize << (usize::BITS - 1 - b.leading_zeros()))
 }
 
 /// Marks `link.next` (idempotent). The node's `val` must already be null.
