@@ -157,10 +157,13 @@ fn main() {
     while store.len() > (THREADS * SESSIONS_PER_THREAD / 100) as usize {
         let m = store.pin();
         let id = 1 << 40 | writes;
-        m.insert(id, Session {
-            user: "probe".into(),
-            csrf_token: [0; 64],
-        });
+        m.insert(
+            id,
+            Session {
+                user: "probe".into(),
+                csrf_token: [0; 64],
+            },
+        );
         m.remove(&id);
         writes += 2;
     }

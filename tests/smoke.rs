@@ -33,7 +33,7 @@ fn expiry_and_sweep() {
     assert_eq!(m.get(&1), None);
     assert_eq!(m.len(), 1000);
     let mut writes = 0;
-    while m.len() > 0 {
+    while !m.is_empty() {
         m.insert(1_000_000 + writes, 0);
         m.remove(&(1_000_000 + writes));
         writes += 2;

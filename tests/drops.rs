@@ -1,0 +1,491 @@
+//! Every key and value that enters the map is dropped exactly once: when the map is
+//! dropped, on replace, remove, expiry (sweep and purge), `clear`, `retain`, a rejected
+//! `try_insert`, a losing `get_or_insert_with`, and under concurrent churn. Expired
+//! entries nobody reads again are dropped under ordinary write traffic, before the map
+//! is dropped.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ttlmap::{Compute, HashMap, ManualClock, Operation};
+
+/// Hands out [`Tracked`] objects and records how often each one was dropped.
+struct Tracker {
+    next: AtomicUsize,
+    dropped: AtomicUsize,
+    drops: Vec<AtomicU8>,
+}
+
+impl Tracker {
+    fn new(capacity: usize) -> Tracker {
+        Tracker {
+            next: AtomicUsize::new(0),
+            dropped: AtomicUsize::new(0),
+            drops: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
+        }
+    }
+
+    /// A new object with logical key/value `k` (its identity is a fresh instance id).
+    fn make(&self, k: u64) -> Tracked<'_> {
+        let inst = self.next.fetch_add(1, Ordering::Relaxed);
+        assert!(inst < self.drops.len(), "tracker capacity exceeded");
+        Tracked { k, inst, t: self }
+    }
+
+    fn created(&self) -> usize {
+        self.next.load(Ordering::SeqCst)
+    }
+
+    fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
+
+    fn drops_of(&self, inst: usize) -> u8 {
+        self.drops[inst].load(Ordering::SeqCst)
+    }
+
+    /// No object was dropped twice (checkable at any time).
+    fn assert_no_double_drop(&self) {
+        for (i, d) in self.drops[..self.created()].iter().enumerate() {
+            let d = d.load(Ordering::SeqCst);
+            assert!(d <= 1, "object {i} dropped {d} times");
+        }
+    }
+
+    /// Every object ever made was dropped exactly once.
+    fn assert_all_dropped_once(&self) {
+        for (i, d) in self.drops[..self.created()].iter().enumerate() {
+            let d = d.load(Ordering::SeqCst);
+            assert_eq!(d, 1, "object {i} dropped {d} times");
+        }
+        assert_eq!(self.dropped(), self.created());
+    }
+}
+
+/// A key or value that reports its drop. Hashes and compares by `k` only.
+struct Tracked<'t> {
+    k: u64,
+    inst: usize,
+    t: &'t Tracker,
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        self.t.drops[self.inst].fetch_add(1, Ordering::SeqCst);
+        self.t.dropped.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl PartialEq for Tracked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.k == other.k
+    }
+}
+
+impl Eq for Tracked<'_> {}
+
+impl Hash for Tracked<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.k.hash(state);
+    }
+}
+
+impl std::fmt::Debug for Tracked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tracked({}#{})", self.k, self.inst)
+    }
+}
+
+type Map<'t> = HashMap<Tracked<'t>, Tracked<'t>>;
+
+fn manual_map<'t>(clock: &ManualClock) -> Map<'t> {
+    HashMap::builder().clock(clock.clone()).build()
+}
+
+#[test]
+fn map_drop_drops_every_live_expired_and_persisted_entry_once() {
+    let t = Tracker::new(10_000);
+    let clock = ManualClock::new();
+    {
+        let map = manual_map(&clock);
+        let m = map.pin();
+        for i in 0..1000 {
+            match i % 4 {
+                0 => m.insert(t.make(i), t.make(i)),
+                1 => m.insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1)),
+                2 => m.insert_with_ttl(t.make(i), t.make(i), Duration::ZERO),
+                _ => m.insert_with_ttl(t.make(i), t.make(i), Duration::MAX),
+            };
+        }
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(m.iter().count(), 500);
+        drop(m);
+        assert_eq!(
+            t.dropped(),
+            0,
+            "nothing may be dropped while the map holds it"
+        );
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn replace_drops_spare_key_at_once_and_old_value_once() {
+    let t = Tracker::new(100);
+    {
+        let map: Map<'_> = HashMap::new();
+        let m = map.pin();
+        let (k1, v1) = (t.make(7), t.make(1));
+        let (k2, v2) = (t.make(7), t.make(2));
+        let (k2_inst, v1_inst) = (k2.inst, v1.inst);
+        assert!(m.insert(k1, v1).is_none());
+        assert_eq!(m.insert(k2, v2).map(|v| v.k), Some(1));
+        // The spare key was never shared: it is dropped by the insert itself.
+        assert_eq!(t.drops_of(k2_inst), 1);
+        // The old value may still be read through `m`: not dropped yet.
+        assert_eq!(t.drops_of(v1_inst), 0);
+        // insert_with_ttl, update, update_or_insert and compute replace too.
+        m.insert_with_ttl(t.make(7), t.make(3), Duration::from_secs(60));
+        assert_eq!(
+            m.update(t.make(7), |v| t.make(v.k + 1)).map(|v| v.k),
+            Some(4)
+        );
+        m.update_or_insert(t.make(7), |v| t.make(v.k + 1), t.make(0));
+        let r = m.compute(t.make(7), |e| match e {
+            Some((_, v)) => Operation::Insert(t.make(v.k + 1)),
+            None => Operation::Abort(()),
+        });
+        assert!(matches!(r, Compute::Updated { new: (_, v), .. } if v.k == 6));
+        assert_eq!(map.len(), 1);
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn remove_remove_entry_and_remove_if_drop_each_entry_once() {
+    let t = Tracker::new(5000);
+    {
+        let map: Map<'_> = HashMap::new();
+        for i in 0..300 {
+            map.pin().insert(t.make(i), t.make(i));
+        }
+        for i in 0..100 {
+            let m = map.pin();
+            assert_eq!(m.remove(&t.make(i)).map(|v| v.k), Some(i));
+            assert!(m.remove(&t.make(i)).is_none());
+        }
+        for i in 100..200 {
+            let m = map.pin();
+            let (k, v) = m.remove_entry(&t.make(i)).unwrap();
+            assert_eq!((k.k, v.k), (i, i));
+        }
+        for i in 200..300 {
+            let m = map.pin();
+            // A refusal removes (and drops) nothing.
+            assert!(m.remove_if(&t.make(i), |_, _| false).is_err());
+            assert!(matches!(
+                m.remove_if(&t.make(i), |_, v| v.k == i),
+                Ok(Some(_))
+            ));
+        }
+        assert!(map.is_empty());
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn expired_entries_unlinked_by_sweep_are_dropped_once() {
+    let t = Tracker::new(10_000);
+    let clock = ManualClock::new();
+    {
+        let map = manual_map(&clock);
+        for i in 0..500 {
+            map.pin()
+                .insert_with_ttl(t.make(i), t.make(i), Duration::from_millis(10));
+        }
+        clock.advance(Duration::from_millis(10));
+        // Only unrelated writes: the sweep must unlink all of the expired entries.
+        let mut n = 1_000_000;
+        while !map.is_empty() {
+            let m = map.pin();
+            m.insert(t.make(n), t.make(n));
+            m.remove(&t.make(n));
+            n += 1;
+            assert!(n < 1_000_000 + 2_000, "sweep never emptied the map");
+        }
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn expired_entries_unlinked_by_purge_are_dropped_once() {
+    let t = Tracker::new(1000);
+    let clock = ManualClock::new();
+    {
+        let map = manual_map(&clock);
+        let m = map.pin();
+        for i in 0..200 {
+            m.insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1 + i % 2));
+        }
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(m.purge_expired(), 100);
+        assert_eq!(m.len(), 100);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(m.purge_expired(), 100);
+        assert!(m.is_empty());
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn clear_and_retain_drop_removed_entries_once() {
+    let t = Tracker::new(1000);
+    let clock = ManualClock::new();
+    {
+        let map = manual_map(&clock);
+        for i in 0..200 {
+            map.pin()
+                .insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1 + i % 2));
+        }
+        clock.advance(Duration::from_secs(1));
+        // Half are expired; retain sees only live ones, of which it keeps even keys.
+        map.pin().retain(|k, _| k.k % 4 == 1);
+        assert_eq!(map.pin().iter().count(), 50);
+        map.pin().clear();
+        assert!(map.is_empty());
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn rejected_try_insert_hands_value_back_and_drops_the_key() {
+    let t = Tracker::new(100);
+    {
+        let map: Map<'_> = HashMap::new();
+        let m = map.pin();
+        assert_eq!(m.try_insert(t.make(1), t.make(10)).unwrap().k, 10);
+        let (k, v) = (t.make(1), t.make(20));
+        let (k_inst, v_inst) = (k.inst, v.inst);
+        let err = m.try_insert(k, v).unwrap_err();
+        assert_eq!(err.current.k, 10);
+        assert_eq!(
+            err.not_inserted.inst, v_inst,
+            "the very value is handed back"
+        );
+        assert_eq!(t.drops_of(k_inst), 1, "the spare key is dropped");
+        assert_eq!(t.drops_of(v_inst), 0);
+        drop(err);
+        assert_eq!(t.drops_of(v_inst), 1);
+        // get_or_insert drops the value it did not insert.
+        let v = t.make(30);
+        let v_inst = v.inst;
+        assert_eq!(m.get_or_insert(t.make(1), v).k, 10);
+        assert_eq!(t.drops_of(v_inst), 1);
+        // get_or_insert_with does not even build it.
+        let before = t.created();
+        assert_eq!(m.get_or_insert_with(t.make(1), || t.make(40)).k, 10);
+        assert_eq!(t.created(), before + 1, "only the key was made");
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn losing_racers_of_get_or_insert_with_drop_their_values() {
+    let t = Tracker::new(20_000);
+    {
+        let map: Map<'_> = HashMap::new();
+        for round in 0..500 {
+            let winners: Vec<usize> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..3)
+                    .map(|_| {
+                        s.spawn(|| {
+                            let m = map.pin();
+                            m.get_or_insert_with(t.make(round), || t.make(round)).inst
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(winners.iter().all(|&w| w == winners[0]), "{winners:?}");
+        }
+        assert_eq!(map.len(), 500);
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
+/// Sets the flag when dropped, so that helper threads stop even if the test panics.
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn concurrent_churn_drops_everything_exactly_once() {
+    let t = Tracker::new(400_000);
+    let clock = ManualClock::new();
+    {
+        let map = manual_map(&clock);
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let writers: Vec<_> = (0..3u64)
+                .map(|tid| {
+                    let (map, t) = (&map, &t);
+                    s.spawn(move || {
+                        let mut x = tid.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+                        for _ in 0..15_000 {
+                            // xorshift
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            let k = x % 64;
+                            let m = map.pin();
+                            match (x >> 8) % 9 {
+                                0 => {
+                                    m.insert(t.make(k), t.make(k));
+                                }
+                                1 => {
+                                    let ttl = Duration::from_millis(x % 5);
+                                    m.insert_with_ttl(t.make(k), t.make(k), ttl);
+                                }
+                                2 => {
+                                    m.remove(&t.make(k));
+                                }
+                                3 => {
+                                    m.update(t.make(k), |v| t.make(v.k + 1));
+                                }
+                                4 => {
+                                    m.get_or_insert_with(t.make(k), || t.make(k));
+                                }
+                                5 => {
+                                    let _ = m.try_insert(t.make(k), t.make(k));
+                                }
+                                6 => {
+                                    m.compute(t.make(k), |e| match e {
+                                        Some(_) if x % 2 == 0 => Operation::Remove,
+                                        Some((_, v)) => Operation::Insert(t.make(v.k + 1)),
+                                        None => Operation::<_, ()>::Insert(t.make(k)),
+                                    });
+                                }
+                                7 => {
+                                    m.update_or_insert(t.make(k), |v| t.make(v.k + 1), t.make(k));
+                                }
+                                _ => {
+                                    m.set_ttl(&t.make(k), Duration::from_millis(x % 3));
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    clock.advance(Duration::from_millis(1));
+                    std::thread::yield_now();
+                }
+            });
+            // Stops the clock thread even if a writer panicked.
+            let _stop = SetOnDrop(&done);
+            for w in writers {
+                w.join().unwrap();
+            }
+        });
+        t.assert_no_double_drop();
+        map.pin().purge_expired();
+        assert_eq!(map.len(), map.pin().iter().count());
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
+fn never_read_expired_entries_are_dropped_under_write_traffic() {
+    const N: u64 = 1000;
+    let stale = Tracker::new(2 * N as usize);
+    let traffic = Tracker::new(300_000);
+    let clock = ManualClock::new();
+    {
+        let map = manual_map(&clock);
+        for i in 0..N {
+            map.pin()
+                .insert_with_ttl(stale.make(i), stale.make(i), Duration::from_millis(100));
+        }
+        clock.advance(Duration::from_millis(100));
+        // Unrelated writes only, each under its own short-lived pin.
+        let mut writes = 0u64;
+        while stale.dropped() < 2 * N as usize {
+            let k = 1_000_000 + writes % 100;
+            map.pin().insert(traffic.make(k), traffic.make(k));
+            map.pin().remove(&traffic.make(k));
+            writes += 2;
+            assert!(
+                writes < 100_000,
+                "only {} of {} stale keys and values dropped after {writes} writes",
+                stale.dropped(),
+                2 * N
+            );
+        }
+        // All of them, with the map still alive.
+        stale.assert_all_dropped_once();
+        assert!(map.is_empty());
+    }
+    traffic.assert_all_dropped_once();
+}
+
+/// A key or value that borrows a counter on the caller's stack.
+struct Borrowing<'a>(u32, &'a AtomicUsize);
+
+impl PartialEq for Borrowing<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Borrowing<'_> {}
+
+impl Hash for Borrowing<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+impl Drop for Borrowing<'_> {
+    fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn non_static_keys_and_values_are_dropped_before_map_drop_returns() {
+    let counter = AtomicUsize::new(0);
+    let clock = ManualClock::new();
+    let map: HashMap<Borrowing<'_>, Borrowing<'_>> =
+        HashMap::builder().clock(clock.clone()).build();
+    for i in 0..100 {
+        let m = map.pin();
+        m.insert(Borrowing(i, &counter), Borrowing(i, &counter));
+        if i % 3 == 0 {
+            m.remove(&Borrowing(i, &counter));
+        } else if i % 3 == 1 {
+            m.insert_with_ttl(
+                Borrowing(i, &counter),
+                Borrowing(i + 1000, &counter),
+                Duration::from_secs(1),
+            );
+        }
+    }
+    clock.advance(Duration::from_secs(5));
+    // 100 keys and values inserted, 34 lookup keys, 33 replacing pairs.
+    let total = 100 * 2 + 34 + 33 * 2;
+    drop(map);
+    assert_eq!(counter.load(Ordering::SeqCst), total);
+}
