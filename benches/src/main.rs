@@ -1,0 +1,166 @@
+//! Comparison binary: `cargo run --release -p ttlmap-bench -- --all`.
+//!
+//! Prints markdown tables on stdout (progress on stderr) and writes `BENCHMARKS.md` at the
+//! workspace root plus PNG charts under `benches/charts/`. `--quick` writes to
+//! `target/ttlmap-bench-quick/` instead, so a smoke run never replaces the real report.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ttlmap_bench::alloc::CountingAlloc;
+use ttlmap_bench::charts::Charts;
+use ttlmap_bench::report::{self, Section};
+use ttlmap_bench::{latency, memory, throughput, ttl, Config};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+const USAGE: &str = "\
+usage: ttlmap-bench [--all] [--throughput] [--memory] [--ttl] [--latency]
+                    [--quick] [--reps N] [--out-dir DIR]
+
+  --all          every section (the default when no section is named)
+  --throughput   bustle mixes (read_heavy, exchange, rapid_grow) at 1 and 2 threads
+  --memory       heap bytes per entry, after removal, after drop
+  --ttl          insert-with-TTL / get cost vs moka, and expired-data reclamation
+  --latency      insert latency percentiles while growing from empty
+  --quick        small sizes and 1 repetition (smoke run); writes under target/
+  --reps N       repetitions per measurement (default 5; 1 with --quick)
+  --out-dir DIR  write BENCHMARKS.md and charts/ into DIR";
+
+#[derive(Default)]
+struct Args {
+    throughput: bool,
+    memory: bool,
+    ttl: bool,
+    latency: bool,
+    quick: bool,
+    reps: Option<usize>,
+    out_dir: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut a = Args::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--all" => {
+                a.throughput = true;
+                a.memory = true;
+                a.ttl = true;
+                a.latency = true;
+            }
+            "--throughput" => a.throughput = true,
+            "--memory" => a.memory = true,
+            "--ttl" => a.ttl = true,
+            "--latency" => a.latency = true,
+            "--quick" => a.quick = true,
+            "--reps" => {
+                let n = it.next().ok_or("--reps needs a number")?;
+                let n: usize = n.parse().map_err(|_| format!("bad --reps value: {n}"))?;
+                if n == 0 {
+                    return Err("--reps must be at least 1".into());
+                }
+                a.reps = Some(n);
+            }
+            "--out-dir" => a.out_dir = Some(it.next().ok_or("--out-dir needs a path")?.into()),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    if !(a.throughput || a.memory || a.ttl || a.latency) {
+        (a.throughput, a.memory, a.ttl, a.latency) = (true, true, true, true);
+    }
+    Ok(a)
+}
+
+fn workspace_root() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    dir.canonicalize().unwrap_or(dir)
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse(&raw) {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}\n");
+            }
+            eprintln!("{USAGE}");
+            return if e.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            };
+        }
+    };
+    let cfg = if args.quick {
+        Config::quick(args.reps.unwrap_or(1))
+    } else {
+        Config::full(args.reps.unwrap_or(5))
+    };
+    let root = workspace_root();
+    let (doc, charts_dir) = match (&args.out_dir, args.quick) {
+        (Some(dir), _) => (dir.join("BENCHMARKS.md"), dir.join("charts")),
+        (None, true) => {
+            let dir = root.join("target").join("ttlmap-bench-quick");
+            (dir.join("BENCHMARKS.md"), dir.join("charts"))
+        }
+        (None, false) => (
+            root.join("BENCHMARKS.md"),
+            root.join("benches").join("charts"),
+        ),
+    };
+    let charts = match Charts::new(&charts_dir) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot create {}: {e}", charts_dir.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if !charts.has_text() {
+        eprintln!("note: no TrueType font found (set TTLMAP_BENCH_FONT); charts without text");
+    }
+
+    let command = format!("cargo run --release -p ttlmap-bench -- {}", raw.join(" "));
+    println!(
+        "# ttlmap benchmarks\n\n{}\n`{}`\n",
+        report::machine_facts(),
+        command.trim()
+    );
+    let mut sections: Vec<Section> = Vec::new();
+    type Workload = fn(&Config, &Charts) -> Section;
+    let selected: [(bool, &str, Workload); 4] = [
+        (args.throughput, "throughput", throughput::run),
+        (args.memory, "memory", memory::run),
+        (args.ttl, "ttl", ttl::run),
+        (args.latency, "latency", latency::run),
+    ];
+    for (on, name, run) in selected {
+        if on {
+            eprintln!("== {name}");
+            let sec = run(&cfg, &charts);
+            println!("{}", sec.to_stdout());
+            sections.push(sec);
+        }
+    }
+
+    if let Some(parent) = doc.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    match report::write_markdown(&doc, command.trim(), args.quick, &sections) {
+        Ok(()) => {
+            eprintln!(
+                "wrote {} and charts in {}",
+                doc.display(),
+                charts_dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", doc.display());
+            ExitCode::FAILURE
+        }
+    }
+}
