@@ -7,7 +7,7 @@
 //! Sweeping an entry means: claim its cell's deadline (so that no refresh can revive
 //! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
 
-use super::node::{is_marked, unmarked, Link, Node};
+use super::node::{is_marked, so_bucket, unmarked, Link, Node};
 use super::{mark, Now, RawMap, SWEEP_BUCKETS_PER_WRITE};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
@@ -35,28 +35,34 @@ impl<K, V> RawMap<K, V> {
             .fetch_add(SWEEP_BUCKETS_PER_WRITE, Ordering::Relaxed);
         for i in 0..SWEEP_BUCKETS_PER_WRITE {
             let b = first.wrapping_add(i) & (size - 1);
-            // A bucket not yet initialised has its entries in its ancestor's range,
-            // which the cursor also visits.
-            if let Some(start) = self.dir.ready_bucket(b) {
-                self.sweep_from(start, false, now, guard);
-            }
+            // Bucket b's entries are exactly those with `so` in [lo, lo + span): sweep
+            // that interval, from b's sentinel or (if b is not initialised) from its
+            // nearest ready ancestor. Sweeping by key interval rather than by sentinel
+            // keeps the bound exact while other writes initialise buckets mid-cycle.
+            let lo = so_bucket(b);
+            let span = 1u64 << (u64::BITS - size.trailing_zeros());
+            let start = self.read_start(b as u64);
+            self.sweep_range(start, lo, lo.checked_add(span), now, guard);
         }
     }
 
     /// Unlinks every entry that is expired at the clock reading of `now`.
     pub(crate) fn purge_expired<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) -> usize {
-        self.sweep_from(self.dir.head(), true, now, guard)
+        self.sweep_range(self.dir.head(), 0, None, now, guard)
     }
 
-    /// Sweeps from sentinel `start` to the next sentinel (or to the end, if `whole`).
-    /// Returns how many entries it tombstoned.
-    fn sweep_from<G: RawGuard>(
+    /// Sweeps the entries with `so` in `[lo, hi)` (to the end if `hi` is `None`),
+    /// walking from sentinel `start`, which sorts at or before `lo`. Returns how many
+    /// entries it tombstoned.
+    fn sweep_range<G: RawGuard>(
         &self,
         start: &Link,
-        whole: bool,
+        lo: u64,
+        hi: Option<u64>,
         now: &mut Now<'_>,
         guard: &G,
     ) -> usize {
+        debug_assert!(start.so <= lo);
         let mut removed = 0;
         // Where to restart after a failed unlink: the last sentinel passed (never marked).
         let mut anchor = start;
@@ -75,7 +81,8 @@ impl<K, V> RawMap<K, V> {
                 if is_marked(next) {
                     let succ = unmarked(next);
                     // AcqRel: as the unlink CAS in `find`.
-                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire) {
+                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire)
+                    {
                         Ok(_) => {
                             // SAFETY: marked ⇒ an entry; our CAS unlinked it, and only one
                             // CAS can.
@@ -86,12 +93,12 @@ impl<K, V> RawMap<K, V> {
                         Err(_) => continue 'retry,
                     }
                 }
+                if hi.is_some_and(|hi| link.so >= hi) {
+                    return removed;
+                }
                 if !link.is_entry() {
-                    if !whole {
-                        return removed;
-                    }
                     anchor = link;
-                } else {
+                } else if link.so >= lo {
                     // SAFETY: an entry's link starts a live `Node`.
                     let node = unsafe { Node::<K, V>::from_link(cur) };
                     if self.reap(node, now, guard) {

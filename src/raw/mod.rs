@@ -44,10 +44,14 @@
 //!
 //! **Sweeping.** Each write of a map that has ever seen a deadline sweeps
 //! [`SWEEP_BUCKETS_PER_WRITE`] buckets, in cursor order, unlinking the expired entries
-//! in them; entries of buckets not yet initialised are covered by their ancestor's range.
-//! A full cycle covers every bucket, so an entry that expired at time t is unlinked by
-//! the writes of at most `size / SWEEP_BUCKETS_PER_WRITE` writes after t, and
-//! `size ≤ max(2, peak length / LOAD_FACTOR · 2)`: at most `peak length / 2` writes.
+//! in them. A bucket is swept as the interval of split-order keys it covers (entered
+//! from its nearest ready ancestor if it has no sentinel yet), so a full cycle covers
+//! every entry once even while buckets are being initialised, and an entry that expired
+//! at time t is unlinked by
+//! at most `size / SWEEP_BUCKETS_PER_WRITE` writes after t (counting the writes of all
+//! threads). The bucket count doubles only once the length exceeds `LOAD_FACTOR · size`,
+//! so `size ≤ max(peak length, capacity hint / LOAD_FACTOR)`: with one bucket per write,
+//! an expired entry is unlinked within one peak length of writes.
 //!
 //! **Reclamation.** Unlinked nodes and replaced or tombstoned cells are retired to the
 //! map's epoch collector (`reclaim.rs`) and freed once no guard that could have read
@@ -73,7 +77,7 @@ use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 /// Entries per bucket before the bucket count doubles (average chain of 1–2).
 const LOAD_FACTOR: usize = 2;
 /// How many buckets each write sweeps for expired entries.
-pub(crate) const SWEEP_BUCKETS_PER_WRITE: usize = 2;
+pub(crate) const SWEEP_BUCKETS_PER_WRITE: usize = 1;
 /// A capacity hint never asks for more buckets than this (2^22 ≈ 100 MiB of sentinels
 /// at most); the table still grows past it on demand.
 const MAX_HINT_BUCKETS: usize = 1 << 22;
@@ -233,7 +237,7 @@ impl<K, V> RawMap<K, V> {
     /// nearest ready ancestor. Allocates nothing and writes nothing (bucket 0 is always
     /// ready), so reads never initialise buckets; writers do.
     #[inline]
-    fn read_start(&self, hash: u64) -> &Link {
+    pub(super) fn read_start(&self, hash: u64) -> &Link {
         // Relaxed: see `start`.
         let size = self.size.load(Ordering::Relaxed);
         let mut b = (hash as usize) & (size - 1);
@@ -455,6 +459,18 @@ impl<K, V> RawMap<K, V> {
             let n = unsafe { &*node };
             // Relaxed: published by the Release CAS below.
             n.link.next.store(w.cur, Ordering::Relaxed);
+            // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): a plain store
+            // instead of the linking CAS, so a racing insert's node can be overwritten.
+            #[cfg(ttlmap_broken)]
+            let w = {
+                w.prev.store(node as *mut Link, Ordering::Release);
+                // The CAS below then compares `node` with itself and succeeds.
+                Window {
+                    prev: w.prev,
+                    cur: node as *mut Link,
+                    found: None,
+                }
+            };
             // AcqRel: Release publishes the node and cell (pairs with Acquire loads of
             // `next`); Acquire on failure for the fresh window.
             if w.prev

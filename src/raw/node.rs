@@ -197,6 +197,13 @@ impl<V> Cell<V> {
             if cur == EXPIRED || (cur != NEVER && cur <= now) {
                 return false;
             }
+            // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): a plain store
+            // instead of the CAS, so a racing expirer's claim can be overwritten or lost.
+            #[cfg(ttlmap_broken)]
+            {
+                self.deadline.store(deadline, Ordering::Release);
+                return true;
+            }
             // AcqRel: the CAS races `claim` on the same word; Acquire on failure pairs
             // with the winner's release.
             match self.deadline.compare_exchange_weak(
@@ -230,6 +237,12 @@ impl<V> Cell<V> {
             }
             if cur == NEVER || cur > now() {
                 return false;
+            }
+            // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): plain store.
+            #[cfg(ttlmap_broken)]
+            {
+                self.deadline.store(EXPIRED, Ordering::Release);
+                return true;
             }
             // AcqRel: pairs with the CAS in `set_deadline` (one of the two wins).
             match self.deadline.compare_exchange_weak(
