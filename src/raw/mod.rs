@@ -465,7 +465,7 @@ impl<K, V> RawMap<K, V> {
             let w = {
                 w.prev.store(node as *mut Link, Ordering::Release);
                 // The CAS below then compares `node` with itself and succeeds.
-                Window {
+                Window::<K, V> {
                     prev: w.prev,
                     cur: node as *mut Link,
                     found: None,
@@ -656,10 +656,21 @@ impl<K, V> RawMap<K, V> {
             if !cell.set_deadline(now.get(), deadline) {
                 return false;
             }
-            // Acquire: pairs with the CAS that may have replaced the cell meanwhile.
-            if ptr::eq(node.val.load(Ordering::Acquire), cell) {
-                // The cell is current now, and a cell never becomes current again once
-                // replaced, so it was current when its deadline changed.
+            // Is the cell still current? This must be a read-modify-write, not a load
+            // (loom model `update_vs_set_ttl`): with a plain load, this check and the
+            // load of the old deadline after `replace_value`'s CAS form a store-buffering
+            // pattern, where both read stale values and the refresh is lost. As an RMW it
+            // sits in `val`'s modification order: a replacing CAS after it reads from it
+            // (AcqRel: Release here pairs with that CAS's Acquire), so it sees our new
+            // deadline and carries it over; a replacing CAS before it makes it fail.
+            let cell_ptr = cell as *const Cell<V> as *mut Cell<V>;
+            if node
+                .val
+                .compare_exchange(cell_ptr, cell_ptr, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                // A cell never becomes current again once replaced, so it was current
+                // from our deadline CAS until now.
                 return true;
             }
         }

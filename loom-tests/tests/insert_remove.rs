@@ -1,0 +1,109 @@
+#![cfg(ttlmap_loom)]
+//! Races between writers of one key: insert/insert, insert/remove, remove/remove,
+//! get_or_insert_with/get_or_insert_with.
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::{map_with, model, val, MaskHasher, Val};
+use ttlmap::ManualClock;
+
+/// Two inserts of one absent key: exactly one reports `None` (new), the other gets the
+/// first one's value back, and the map ends with the second one's value.
+#[test]
+fn insert_insert_same_key() {
+    model("insert_insert_same_key", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().insert(1, Val::new(20))));
+        let a = val(map.pin().insert(1, Val::new(10)));
+        let b = t.join().unwrap();
+        let end = val(map.pin().get(&1));
+        match (a, b) {
+            (None, Some(10)) => assert_eq!(end, Some(20)),
+            (Some(20), None) => assert_eq!(end, Some(10)),
+            other => panic!("insert results {other:?}"),
+        }
+        assert_eq!(map.len(), 1);
+        assert_eq!(map.pin().iter().count(), 1);
+    });
+}
+
+/// Insert over a present key racing its removal: the two outcomes are the two orders.
+#[test]
+fn insert_vs_remove() {
+    model("insert_vs_remove", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin().insert(1, Val::new(10));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().remove(&1)));
+        let ins = val(map.pin().insert(1, Val::new(20)));
+        let rem = t.join().unwrap();
+        let end = val(map.pin().get(&1));
+        match (ins, rem) {
+            // insert, then remove
+            (Some(10), Some(20)) => assert_eq!(end, None),
+            // remove, then insert of a vacant key
+            (None, Some(10)) => assert_eq!(end, Some(20)),
+            other => panic!("(insert, remove) = {other:?}"),
+        }
+        assert_eq!(map.len(), usize::from(end.is_some()));
+    });
+}
+
+/// Two removes of one key: exactly one gets the value.
+#[test]
+fn remove_vs_remove() {
+    model("remove_vs_remove", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin().insert(1, Val::new(10));
+        map.pin().insert(3, Val::new(30));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().remove(&1)));
+        let a = val(map.pin().remove(&1));
+        let b = t.join().unwrap();
+        assert!(
+            matches!((a, b), (Some(10), None) | (None, Some(10))),
+            "removes returned {a:?}, {b:?}"
+        );
+        assert_eq!(val(map.pin().get(&1)), None);
+        assert_eq!(val(map.pin().get(&3)), Some(30));
+        assert_eq!(map.len(), 1);
+    });
+}
+
+/// Racing `get_or_insert_with` of one key: both get the same value, which is the one
+/// in the map, and it came from one of the two closures.
+#[test]
+fn get_or_insert_with_one_winner() {
+    model("get_or_insert_with_one_winner", 2, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (m2, c2) = (map.clone(), calls.clone());
+        let t = thread::spawn(move || {
+            m2.pin()
+                .get_or_insert_with(1, || {
+                    c2.fetch_add(1, Ordering::Relaxed);
+                    Val::new(20)
+                })
+                .get()
+        });
+        let a = map
+            .pin()
+            .get_or_insert_with(1, || {
+                calls.fetch_add(1, Ordering::Relaxed);
+                Val::new(10)
+            })
+            .get();
+        let b = t.join().unwrap();
+        assert_eq!(a, b, "both callers see the winner");
+        assert!(a == 10 || a == 20);
+        assert_eq!(val(map.pin().get(&1)), Some(a));
+        assert!((1..=2).contains(&calls.load(Ordering::Relaxed)));
+        assert_eq!(map.len(), 1);
+    });
+}
