@@ -81,8 +81,7 @@ impl<K, V> RawMap<K, V> {
                 if is_marked(next) {
                     let succ = unmarked(next);
                     // AcqRel: as the unlink CAS in `find`.
-                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire)
-                    {
+                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire) {
                         Ok(_) => {
                             // SAFETY: marked ⇒ an entry; our CAS unlinked it, and only one
                             // CAS can.
