@@ -44,8 +44,14 @@ fn expired_entries_are_unlinked_within_bucket_count_writes() {
             m.insert(u64::MAX - writes, 0);
             m.remove(&(u64::MAX - writes));
             writes += 2;
-            assert!(writes <= 2 * buckets + 2, "n={n}: {writes} writes, {buckets} buckets");
+            assert!(
+                writes <= 2 * buckets + 2,
+                "n={n}: {writes} writes, {buckets} buckets"
+            );
         }
-        assert!(writes <= buckets + 2, "n={n}: {writes} writes for {buckets} buckets");
+        assert!(
+            writes <= buckets + 2,
+            "n={n}: {writes} writes for {buckets} buckets"
+        );
     }
 }
