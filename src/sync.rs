@@ -15,10 +15,6 @@ pub(crate) use std::sync::atomic::Ordering;
 /// `true` when the crate is built for the loom model checker.
 pub(crate) const LOOM: bool = cfg!(all(ttlmap_loom, feature = "loom"));
 
-/// Whether a pointer-sized atomic can be created zero-initialised (by `alloc_zeroed`).
-/// std atomics can; loom's carry model state and must be constructed.
-pub(crate) const ZEROABLE_ATOMICS: bool = !LOOM;
-
 /// A small per-thread number, assigned on first use (always 0 under loom, whose threads
 /// share one OS thread). Used to spread writers over counter shards.
 #[inline]

@@ -107,3 +107,25 @@ fn get_or_insert_with_one_winner() {
         assert_eq!(map.len(), 1);
     });
 }
+
+/// `try_insert` of an absent key racing a remove of it: the `Ok` reference is the
+/// inserter's own value, even if the entry is removed right after it is linked.
+///
+/// The property behind a bug the `concurrent` fuzz target found: `insert` used to re-read
+/// the node's cell *after* linking it, so a remover in between made it return a null or
+/// foreign cell. Loom did not reproduce that bug with this model (it never let the
+/// Relaxed re-read observe the remover's CAS); the fuzz artifact
+/// `fuzz/artifacts/concurrent/crash-32beebae…`, replayed in CI, is the regression input.
+#[test]
+fn try_insert_returns_own_value_while_removed() {
+    model("try_insert_returns_own_value_while_removed", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().remove(&1)));
+        let got = map.pin().try_insert(1, Val::new(10)).map(|v| v.get()).ok();
+        let removed = t.join().unwrap();
+        assert_eq!(got, Some(10), "try_insert returned a foreign value");
+        assert!(removed.is_none() || removed == Some(10));
+    });
+}

@@ -6,32 +6,27 @@
 //! `64 − lzcnt(b)` and no segment ever moves [SS06 §2.4]. A segment is published with a
 //! CAS; a thread that loses the race frees its own unpublished copy.
 //!
-//! A bucket moves `UNINIT → BUSY → READY` exactly once. The thread that wins the
-//! `UNINIT → BUSY` CAS links the sentinel into the list (through the parent bucket,
-//! which it initialises first, recursively [SS06 §2.3]) and then publishes `READY`.
+//! A bucket is just its sentinel (16 bytes); its state lives in the tag bits of the
+//! sentinel's own `next`. It moves `UNINIT → BUSY → ready` exactly once: the thread that
+//! wins the CAS of `next` from `UNINIT` to `BUSY` links the sentinel into the list
+//! (through the parent bucket, which it initialises first, recursively [SS06 §2.3]),
+//! keeping the `BUSY` bit on, and then clears the bit, which publishes the bucket.
 //! Everyone else uses the nearest ready ancestor meanwhile instead of waiting, so bucket
-//! initialisation is lock-free (unlike libcds's busy-wait, design.md §4).
+//! initialisation is lock-free (unlike libcds's busy-wait, design.md §4), and a lookup
+//! tells a ready bucket from the same cache line it reads next anyway.
 
 use std::alloc::{self, Layout};
 use std::ptr;
 
-use super::node::{so_bucket, Link};
-use crate::sync::{AtomicPtr, AtomicU8, Ordering, ZEROABLE_ATOMICS};
-
-const UNINIT: u8 = 0;
-const BUSY: u8 = 1;
-const READY: u8 = 2;
+use super::node::{is_busy, so_bucket, Link, BUSY, UNINIT};
+use crate::sync::{AtomicPtr, Ordering};
 
 /// Number of segments: enough for every bucket index below 2^63.
 const SEGMENTS: usize = 64;
 
-/// One bucket: its inline sentinel and its initialisation state.
-#[repr(C)]
-pub(crate) struct Bucket {
-    /// The sentinel; `so` is set when the segment is allocated, `next` when linked.
-    pub(crate) link: Link,
-    state: AtomicU8,
-}
+/// One bucket: its inline sentinel. `so` is set when the segment is allocated; `next`
+/// holds `UNINIT` until the bucket is claimed.
+pub(crate) type Bucket = Link;
 
 /// The segment array. Dropping it frees the segments, not the entries.
 pub(crate) struct Directory {
@@ -74,9 +69,9 @@ impl Directory {
         let dir = Directory {
             segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         };
-        let head = dir.bucket(0);
+        // Bucket 0 is ready from the start, as the head of an empty list.
         // Relaxed: the map is not shared yet; sharing it synchronises.
-        head.state.store(READY, Ordering::Relaxed);
+        dir.bucket(0).next.store(ptr::null_mut(), Ordering::Relaxed);
         dir
     }
 
@@ -84,7 +79,7 @@ impl Directory {
     #[inline]
     pub(crate) fn head(&self) -> &Link {
         // Segment 0 exists from `new` on, so this never allocates.
-        &self.bucket(0).link
+        self.bucket(0)
     }
 
     /// Bucket `b`, allocating its segment if needed. The bucket may not be ready.
@@ -113,7 +108,7 @@ impl Directory {
         }
         // SAFETY: as in `bucket`.
         let bucket = unsafe { &*base.add(off) };
-        bucket.is_ready().then_some(&bucket.link)
+        bucket.is_ready().then_some(bucket)
     }
 
     #[cold]
@@ -139,60 +134,65 @@ impl Directory {
     }
 }
 
-impl Bucket {
+impl Link {
+    /// Whether this sentinel is linked and published.
     #[inline]
     pub(crate) fn is_ready(&self) -> bool {
-        // Acquire: pairs with the Release store of READY in `finish_init`, after which the
-        // sentinel is linked into the list.
-        self.state.load(Ordering::Acquire) == READY
+        // Acquire: pairs with the Release CAS in `publish` (after the linking CAS).
+        !is_busy(self.next.load(Ordering::Acquire))
     }
 
     /// Tries to become the bucket's initialiser. `true` means the caller must link the
-    /// sentinel and then call [`Bucket::finish_init`].
-    pub(crate) fn begin_init(&self) -> bool {
-        // Relaxed on failure: the loser only learns that someone else is on it, and
-        // re-checks `is_ready` (Acquire) before trusting the sentinel. Acquire on success
-        // is not needed either: the winner writes nothing others published.
-        self.state
-            .compare_exchange(UNINIT, BUSY, Ordering::Relaxed, Ordering::Relaxed)
+    /// sentinel (keeping `BUSY` in its `next`) and then call [`Link::publish`].
+    pub(crate) fn claim(&self) -> bool {
+        // Relaxed: the loser only learns that someone else is on it and falls back to an
+        // ancestor; the winner publishes nothing through this CAS.
+        self.next
+            .compare_exchange(
+                ptr::without_provenance_mut(UNINIT),
+                ptr::without_provenance_mut(BUSY),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
             .is_ok()
     }
 
-    pub(crate) fn finish_init(&self) {
-        // Release: pairs with the Acquire load in `is_ready`; the sentinel's link CAS
-        // happens before.
-        self.state.store(READY, Ordering::Release);
+    /// Clears `BUSY` once the sentinel is linked: the bucket is ready.
+    pub(crate) fn publish(&self) {
+        // Relaxed: only a value to CAS against; the CAS below orders.
+        let mut cur = self.next.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(is_busy(cur));
+            let ready = cur.map_addr(|a| a & !BUSY);
+            // Release: pairs with the Acquire in `is_ready`, so a thread that starts from
+            // this sentinel sees it linked. Other writers may change the successor
+            // meanwhile (keeping `BUSY`), so retry until we clear the bit.
+            match self
+                .next
+                .compare_exchange_weak(cur, ready, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 }
 
 fn new_segment(seg: usize, len: usize) -> *mut Bucket {
     let layout = Layout::array::<Bucket>(len).expect("segment size overflow");
-    let base = if ZEROABLE_ATOMICS {
-        // SAFETY: `layout` has non-zero size (len ≥ 1). All-zero bytes are a valid
-        // `Bucket` for std atomics (null pointer, state UNINIT) and `so` is fixed below.
-        unsafe { alloc::alloc_zeroed(layout) as *mut Bucket }
-    } else {
-        // SAFETY: as above; every element is written below before use.
-        unsafe { alloc::alloc(layout) as *mut Bucket }
-    };
+    // SAFETY: `layout` has non-zero size (len ≥ 1); every element is written below.
+    let base = unsafe { alloc::alloc(layout) as *mut Bucket };
     if base.is_null() {
         alloc::handle_alloc_error(layout);
     }
     let first = segment_base(seg);
     for i in 0..len {
-        let so = so_bucket(first + i);
+        let sentinel = Link {
+            next: AtomicPtr::new(ptr::without_provenance_mut(UNINIT)),
+            so: so_bucket(first + i),
+        };
         // SAFETY: `i < len`, inside the fresh allocation; nobody else can see it yet.
-        unsafe {
-            let b = base.add(i);
-            if ZEROABLE_ATOMICS {
-                ptr::addr_of_mut!((*b).link.so).write(so);
-            } else {
-                b.write(Bucket {
-                    link: Link::new(so),
-                    state: AtomicU8::new(UNINIT),
-                });
-            }
-        }
+        unsafe { base.add(i).write(sentinel) };
     }
     base
 }
@@ -200,9 +200,10 @@ fn new_segment(seg: usize, len: usize) -> *mut Bucket {
 /// # Safety
 /// - `base` came from `new_segment(_, len)` and nobody can reach it any more.
 unsafe fn free_segment(base: *mut Bucket, len: usize) {
-    if !ZEROABLE_ATOMICS {
+    if crate::sync::LOOM {
         for i in 0..len {
-            // SAFETY: every element was initialised in `new_segment` (caller: same len).
+            // SAFETY: every element was initialised in `new_segment` (caller: same len);
+            // loom's atomics track state that must be released.
             unsafe { ptr::drop_in_place(base.add(i)) };
         }
     }

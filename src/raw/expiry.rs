@@ -7,7 +7,7 @@
 //! Sweeping an entry means: claim its cell's deadline (so that no refresh can revive
 //! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
 
-use super::node::{is_marked, so_bucket, unmarked, Link, Node};
+use super::node::{is_marked, keep_busy, so_bucket, untagged, Link, Node};
 use super::{mark, Now, RawMap, SWEEP_BUCKETS_PER_WRITE};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
@@ -68,9 +68,10 @@ impl<K, V> RawMap<K, V> {
         let mut anchor = start;
         'retry: loop {
             let mut prev = &anchor.next;
-            // Acquire: see `find`.
-            let mut cur = prev.load(Ordering::Acquire);
+            // Acquire: see `find`. As there, `prev_val` is `prev`'s raw value.
+            let mut prev_val = prev.load(Ordering::Acquire);
             loop {
+                let cur = untagged(prev_val);
                 if cur.is_null() {
                     return removed;
                 }
@@ -79,14 +80,15 @@ impl<K, V> RawMap<K, V> {
                 // Acquire: see `find`.
                 let next = link.next.load(Ordering::Acquire);
                 if is_marked(next) {
-                    let succ = unmarked(next);
+                    let succ = keep_busy(untagged(next), prev_val);
                     // AcqRel: as the unlink CAS in `find`.
-                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire) {
+                    match prev.compare_exchange(prev_val, succ, Ordering::AcqRel, Ordering::Acquire)
+                    {
                         Ok(_) => {
                             // SAFETY: marked ⇒ an entry; our CAS unlinked it, and only one
                             // CAS can.
                             unsafe { guard.retire(cur, Node::<K, V>::free_link) };
-                            cur = succ;
+                            prev_val = succ;
                             continue;
                         }
                         Err(_) => continue 'retry,
@@ -107,7 +109,7 @@ impl<K, V> RawMap<K, V> {
                     }
                 }
                 prev = &link.next;
-                cur = next;
+                prev_val = next;
             }
         }
     }

@@ -68,7 +68,7 @@ use std::ptr;
 
 use self::counter::Counter;
 use self::directory::Directory;
-use self::node::{is_marked, marked, so_bucket, so_entry, unmarked, Link};
+use self::node::{is_marked, keep_busy, marked, so_bucket, so_entry, untagged, Link, BUSY};
 pub(crate) use self::node::{Cell, Node};
 use crate::clock::{Clock, NEVER};
 use crate::reclaim::RawGuard;
@@ -162,10 +162,11 @@ pub(crate) enum Inserted<'g, K, V> {
     },
 }
 
-/// The search window of a key: `prev` points (unmarked) to `cur`.
+/// The search window of a key: `prev` held `expected` (the successor, with `prev`'s
+/// `BUSY` bit if it is a sentinel being published), and `found` is the key's node.
 struct Window<'g, K, V> {
     prev: &'g AtomicPtr<Link>,
-    cur: *mut Link,
+    expected: *mut Link,
     found: Option<&'g Node<K, V>>,
 }
 
@@ -228,7 +229,7 @@ impl<K, V> RawMap<K, V> {
         let b = (hash as usize) & (size - 1);
         let bucket = self.dir.bucket(b);
         if bucket.is_ready() {
-            return &bucket.link;
+            return bucket;
         }
         self.init_bucket(b, guard)
     }
@@ -256,36 +257,44 @@ impl<K, V> RawMap<K, V> {
         let parent = parent(b);
         let pb = self.dir.bucket(parent);
         let parent_link = if pb.is_ready() {
-            &pb.link
+            pb
         } else {
             self.init_bucket(parent, guard)
         };
-        let bucket = self.dir.bucket(b);
-        if !bucket.begin_init() {
+        let sentinel = self.dir.bucket(b);
+        if !sentinel.claim() {
             // Someone else is linking it (or just did): use it if ready, else the parent.
-            return if bucket.is_ready() {
-                &bucket.link
+            return if sentinel.is_ready() {
+                sentinel
             } else {
                 parent_link
             };
         }
         let so = so_bucket(b);
-        debug_assert_eq!(bucket.link.so, so);
-        let sentinel = &bucket.link as *const Link as *mut Link;
+        debug_assert_eq!(sentinel.so, so);
+        let sentinel_ptr = sentinel as *const Link as *mut Link;
         loop {
             let w = self.find::<_, G>(parent_link, so, |_: &Node<K, V>| false, guard);
-            // Relaxed: the sentinel is published by the Release CAS below.
-            bucket.link.next.store(w.cur, Ordering::Relaxed);
-            // Release: publishes the sentinel's `next`; pairs with Acquire loads of `next`.
+            // Relaxed: published by the Release CAS below. `BUSY` stays on until the
+            // sentinel is linked, so nobody starts from it before.
+            let succ = untagged(w.expected).map_addr(|a| a | BUSY);
+            sentinel.next.store(succ, Ordering::Relaxed);
+            // AcqRel: Release publishes the sentinel's `next`; pairs with Acquire loads of
+            // `next`. Acquire on failure for the next window.
             if w.prev
-                .compare_exchange(w.cur, sentinel, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(
+                    w.expected,
+                    keep_busy(sentinel_ptr, w.expected),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
                 .is_ok()
             {
                 break;
             }
         }
-        bucket.finish_init();
-        &bucket.link
+        sentinel.publish();
+        sentinel
     }
 
     /// Doubles the bucket count if `count` exceeds the load factor.
@@ -320,11 +329,13 @@ impl<K, V> RawMap<K, V> {
         'retry: loop {
             let mut prev = &start.next;
             // Acquire: pairs with the Release CAS that linked the node, so its fields are
-            // initialised. `start` is a sentinel, never marked.
-            let mut cur = prev.load(Ordering::Acquire);
+            // initialised. `prev_val` is `prev`'s raw value: a sentinel's may carry BUSY.
+            let mut prev_val = prev.load(Ordering::Acquire);
+            // The head of the run of equal `so`: where a new key of that run goes.
             let mut run: Option<(&'g AtomicPtr<Link>, *mut Link)> = None;
             loop {
-                debug_assert!(!is_marked(cur));
+                debug_assert!(!is_marked(prev_val));
+                let cur = untagged(prev_val);
                 if cur.is_null() {
                     break;
                 }
@@ -334,20 +345,21 @@ impl<K, V> RawMap<K, V> {
                 // Acquire: as above, for the successor.
                 let next = link.next.load(Ordering::Acquire);
                 if is_marked(next) {
-                    let succ = unmarked(next);
+                    let succ = keep_busy(untagged(next), prev_val);
                     // AcqRel: Release keeps our earlier reads before the unlink; Acquire
                     // on failure re-reads a fresh `prev`.
-                    match prev.compare_exchange(cur, succ, Ordering::AcqRel, Ordering::Acquire) {
+                    match prev.compare_exchange(prev_val, succ, Ordering::AcqRel, Ordering::Acquire)
+                    {
                         Ok(_) => {
                             // SAFETY: marked ⇒ an entry (sentinels are never marked); our
                             // CAS made it unreachable, and only one CAS can do that.
                             unsafe { guard.retire(cur, Node::<K, V>::free_link) };
-                            if let Some((_, head)) = &mut run {
-                                if *head == cur {
-                                    *head = succ;
+                            if let Some((run_prev, run_val)) = &mut run {
+                                if std::ptr::eq(*run_prev, prev) {
+                                    *run_val = succ;
                                 }
                             }
-                            cur = succ;
+                            prev_val = succ;
                             continue;
                         }
                         Err(_) => continue 'retry,
@@ -358,25 +370,25 @@ impl<K, V> RawMap<K, V> {
                 }
                 if link.so == so && link.is_entry() {
                     if run.is_none() {
-                        run = Some((prev, cur));
+                        run = Some((prev, prev_val));
                     }
                     // SAFETY: an entry's link is the first field of its live `Node`.
                     let node = unsafe { Node::<K, V>::from_link(cur) };
                     if is_key(node) {
                         return Window {
                             prev,
-                            cur,
+                            expected: prev_val,
                             found: Some(node),
                         };
                     }
                 }
                 prev = &link.next;
-                cur = next;
+                prev_val = next;
             }
-            let (prev, cur) = run.unwrap_or((prev, cur));
+            let (prev, expected) = run.unwrap_or((prev, prev_val));
             return Window {
                 prev,
-                cur,
+                expected,
                 found: None,
             };
         }
@@ -400,7 +412,7 @@ impl<K, V> RawMap<K, V> {
         let so = so_entry(hash);
         let start = self.read_start(hash);
         // Acquire: pairs with the Release CAS that linked the node (see `find`).
-        let mut cur = unmarked(start.next.load(Ordering::Acquire));
+        let mut cur = untagged(start.next.load(Ordering::Acquire));
         while !cur.is_null() {
             // SAFETY: loaded under `guard` from a node reachable at some point during this
             // traversal; see `find`.
@@ -423,7 +435,7 @@ impl<K, V> RawMap<K, V> {
                 }
             }
             // Acquire: as above.
-            cur = unmarked(link.next.load(Ordering::Acquire));
+            cur = untagged(link.next.load(Ordering::Acquire));
         }
         None
     }
@@ -457,8 +469,12 @@ impl<K, V> RawMap<K, V> {
             let node = pending.node(so);
             // SAFETY: `node` is ours and unpublished.
             let n = unsafe { &*node };
+            // Relaxed: node and cell are still ours. Read the cell *before* publishing:
+            // once linked, another thread may replace it or tombstone the node (regression:
+            // fuzz/artifacts/concurrent/crash-32beebae…, a null or foreign cell returned).
+            let cell = n.val.load(Ordering::Relaxed);
             // Relaxed: published by the Release CAS below.
-            n.link.next.store(w.cur, Ordering::Relaxed);
+            n.link.next.store(untagged(w.expected), Ordering::Relaxed);
             // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): a plain store
             // instead of the linking CAS, so a racing insert's node can be overwritten.
             #[cfg(ttlmap_broken)]
@@ -467,7 +483,7 @@ impl<K, V> RawMap<K, V> {
                 // The CAS below then compares `node` with itself and succeeds.
                 Window::<K, V> {
                     prev: w.prev,
-                    cur: node as *mut Link,
+                    expected: node as *mut Link,
                     found: None,
                 }
             };
@@ -475,20 +491,19 @@ impl<K, V> RawMap<K, V> {
             // `next`); Acquire on failure for the fresh window.
             if w.prev
                 .compare_exchange(
-                    w.cur,
-                    node as *mut Link,
+                    w.expected,
+                    keep_busy(node as *mut Link, w.expected),
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 )
                 .is_ok()
             {
                 pending.published();
-                // Relaxed: the node's first cell, written by us.
-                let cell = n.val.load(Ordering::Relaxed);
                 if let Some(total) = self.count.increment() {
                     self.maybe_grow(total);
                 }
-                // SAFETY: published by us; retired only after our guard is gone.
+                // SAFETY: our cell, just published; whoever replaces or tombstones it
+                // retires it, and it is freed only after our guard is gone.
                 break Inserted::New(n, unsafe { &*cell });
             }
         };
@@ -689,7 +704,7 @@ impl<K, V> RawMap<K, V> {
         G: RawGuard,
     {
         // Acquire: see `find`.
-        let mut cur = unmarked(self.dir.head().next.load(Ordering::Acquire));
+        let mut cur = untagged(self.dir.head().next.load(Ordering::Acquire));
         while !cur.is_null() {
             // SAFETY: loaded under `guard`; see `find`.
             let link = unsafe { &*cur };
@@ -710,7 +725,7 @@ impl<K, V> RawMap<K, V> {
                 }
             }
             // Acquire: as above. A marked `next` still leads forward.
-            cur = unmarked(link.next.load(Ordering::Acquire));
+            cur = untagged(link.next.load(Ordering::Acquire));
         }
     }
 
@@ -722,7 +737,7 @@ impl<K, V> RawMap<K, V> {
     ) -> Iter<'g, K, V> {
         Iter {
             // Acquire: see `find`.
-            cur: unmarked(self.dir.head().next.load(Ordering::Acquire)),
+            cur: untagged(self.dir.head().next.load(Ordering::Acquire)),
             now: Now::new(clock),
             _marker: PhantomData,
         }
@@ -744,7 +759,7 @@ impl<'g, K, V> Iterator for Iter<'g, K, V> {
             // SAFETY: loaded under the guard that `'g` borrows; see `find`.
             let link = unsafe { &*self.cur };
             // Acquire: see `find`. A marked `next` still leads forward (it is frozen).
-            self.cur = unmarked(link.next.load(Ordering::Acquire));
+            self.cur = untagged(link.next.load(Ordering::Acquire));
             if !link.is_entry() {
                 continue;
             }
@@ -871,11 +886,11 @@ impl<K, V> Drop for RawMap<K, V> {
         // still linked and its cell; unlinked nodes were retired and are freed by the
         // collector (which the map drops after this).
         // Relaxed: exclusive access.
-        let mut cur = unmarked(self.dir.head().next.load(Ordering::Relaxed));
+        let mut cur = untagged(self.dir.head().next.load(Ordering::Relaxed));
         while !cur.is_null() {
             // SAFETY: reachable, hence not retired, and exclusively ours now.
             let link = unsafe { &*cur };
-            let next = unmarked(link.next.load(Ordering::Relaxed));
+            let next = untagged(link.next.load(Ordering::Relaxed));
             if link.is_entry() {
                 // SAFETY: an entry node; its cell (if any) is current, hence owned by it.
                 unsafe {

@@ -32,11 +32,19 @@ use std::ptr;
 use crate::clock::{EXPIRED, NEVER};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
-/// The mark bit of `Link::next`: the node owning this `next` is logically deleted.
+/// Tag bit of an entry's `next`: the entry is logically deleted (its `val` is null).
 pub(crate) const MARK: usize = 1;
+/// Tag bit of a sentinel's `next`: the sentinel is claimed (and maybe linked) but not yet
+/// published as ready; lookups start from an ancestor meanwhile. Every CAS on a `next`
+/// carries this bit over from the value it replaces.
+pub(crate) const BUSY: usize = 2;
+/// A sentinel's `next` before its bucket was claimed (`BUSY | 4`, no successor).
+pub(crate) const UNINIT: usize = 6;
+/// All tag bits of a `next` pointer.
+const TAGS: usize = 7;
 
-// The mark lives in the low bit of a `*mut Link`, so links must be at least 2-aligned.
-const _: () = assert!(std::mem::align_of::<Link>() >= 2);
+// The tags live in the low bits of a `*mut Link`, so links must be 8-aligned.
+const _: () = assert!(std::mem::align_of::<Link>() >= 8);
 
 /// The part of every list element that the list itself reads.
 #[repr(C)]
@@ -281,7 +289,19 @@ pub(crate) fn marked(p: *mut Link) -> *mut Link {
     p.map_addr(|a| a | MARK)
 }
 
+/// The pointer without any tag bit.
 #[inline]
-pub(crate) fn unmarked(p: *mut Link) -> *mut Link {
-    p.map_addr(|a| a & !MARK)
+pub(crate) fn untagged(p: *mut Link) -> *mut Link {
+    p.map_addr(|a| a & !TAGS)
+}
+
+/// `p` with the `BUSY` bit of `from`: what a CAS writes over `from`.
+#[inline]
+pub(crate) fn keep_busy(p: *mut Link, from: *mut Link) -> *mut Link {
+    p.map_addr(|a| a | (from.addr() & BUSY))
+}
+
+#[inline]
+pub(crate) fn is_busy(p: *mut Link) -> bool {
+    p.addr() & BUSY != 0
 }
