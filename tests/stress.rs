@@ -316,7 +316,7 @@ fn successful_refresh_is_never_lost_to_a_concurrent_sweep() {
     let map: HashMap<u64, u64> = HashMap::builder().clock(clock.clone()).build();
     let done = AtomicBool::new(false);
     thread::scope(|s| {
-        // Writers whose every write sweeps two buckets.
+        // Writers whose every write sweeps one bucket.
         for t in 0..2u64 {
             let (map, done, clock) = (&map, &done, &clock);
             s.spawn(move || {

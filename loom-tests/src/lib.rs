@@ -88,7 +88,7 @@ impl Hasher for MaskState {
     }
 }
 
-/// A map with `hasher`, a `capacity` hint (8 → 4 buckets, 0 → 2) and a manual
+/// A map with `hasher`, a `capacity` hint (4 → 4 buckets, 0 → 2) and a manual
 /// clock.
 pub fn map_with<V>(
     capacity: usize,
