@@ -13,7 +13,9 @@
 //! Doubling `size` creates new sentinels *between* existing entries, so nothing is ever
 //! moved or copied; a thread with a stale `size` starts at an ancestor sentinel and
 //! still finds everything [SS06 §2, the "recursive split ordering"]. Sentinels are never
-//! deleted, so a bucket pointer never dangles.
+//! deleted, so a bucket pointer never dangles. A sentinel is linked through its parent by
+//! the one thread that claimed it, and published by clearing the `BUSY` tag of its own
+//! `next` only once linked (`directory.rs`); until then everyone starts from an ancestor.
 //!
 //! **Lookups** read `next` pointers with Acquire, compare `so` first (and stop at the
 //! first larger one), compare keys only on equal `so`, never write and never help. Every
@@ -33,23 +35,24 @@
 //! deletion. A key is never re-inserted into a node with a null `val`: a writer that
 //! meets one helps mark it and retries, so at most one reachable node per key has a cell.
 //!
-//! **Expiry** (design.md §2). The deadline lives in the cell. An expirer (the sweep,
-//! `purge_expired`, or a writer that meets an expired entry) first *claims* the cell by
-//! CASing its deadline to `EXPIRED`, then tombstones it with the same `val` CAS as a
-//! delete. A refresh (`set_ttl`, `persist`) CASes the same deadline word, so of a refresh
-//! and an expiry exactly one wins: a refresh is never lost to an expiry. A refresh then
-//! re-reads `val`; if the cell was replaced meanwhile it refreshes the new cell too.
-//! `update` keeps the deadline of the cell it replaces, and after its CAS it carries over
-//! any refresh that landed on the old cell in between.
+//! **Expiry** (design.md §2). The deadline lives in the cell. An expirer (the sweep or
+//! `purge_expired`) first *claims* the cell by CASing its deadline to `EXPIRED`, then
+//! tombstones it with the same `val` CAS as a delete; an insert over an expired cell
+//! simply replaces it. A refresh (`set_ttl`, `persist`) CASes the same deadline word, so
+//! of a refresh and an expiry exactly one wins: a refresh is never lost to an expiry. A
+//! refresh then re-checks with a CAS of `val` onto itself that its cell is still current,
+//! and refreshes the new cell if it was replaced. `update` keeps the deadline of the
+//! cell it replaces, and after its CAS it carries over any refresh that landed on the old
+//! cell in between (the RMW in the refresh's check is what makes the two see each other:
+//! loom model `update_vs_set_ttl`).
 //!
 //! **Sweeping.** Each write of a map that has ever seen a deadline sweeps
 //! [`SWEEP_BUCKETS_PER_WRITE`] buckets, in cursor order, unlinking the expired entries
 //! in them. A bucket is swept as the interval of split-order keys it covers (entered
 //! from its nearest ready ancestor if it has no sentinel yet), so a full cycle covers
 //! every entry once even while buckets are being initialised, and an entry that expired
-//! at time t is unlinked by
-//! at most `size / SWEEP_BUCKETS_PER_WRITE` writes after t (counting the writes of all
-//! threads). The bucket count doubles only once the length exceeds `LOAD_FACTOR · size`
+//! at time t is unlinked by at most `size / SWEEP_BUCKETS_PER_WRITE` writes after t
+//! (counting the writes of all threads). The bucket count doubles only once the length exceeds `LOAD_FACTOR · size`
 //! (`LOAD_FACTOR` = 1), so `size ≤ max(2 · peak length, capacity hint)`: with one bucket
 //! per write, an expired entry is unlinked within two peak lengths of writes.
 //!
