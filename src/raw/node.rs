@@ -10,13 +10,14 @@
 //! | state      | `val`              | `next` mark | reachable | who moves it on                |
 //! |------------|--------------------|-------------|-----------|--------------------------------|
 //! | live       | cell, deadline > now | clear     | yes       | writers (CAS `val`)            |
-//! | expired    | cell, deadline ≤ now | clear     | yes       | any writer or the sweep: claim the deadline, CAS `val` to null |
+//! | expired    | cell, deadline ≤ now | clear     | yes       | the sweep or purge: claim the deadline, CAS `val` to null; or an insert: CAS in a live cell |
 //! | tombstoned | null               | clear       | yes       | the tombstoner, or any helper: set the mark |
 //! | marked     | null               | set         | yes       | any traversal: CAS `prev.next` past it |
 //! | unlinked   | null               | set         | no (to new guards) | the unlinker retired it  |
 //! | freed      | —                  | —           | no        | the collector, after every older guard |
 //!
-//! A node only moves down this table. `val` goes null exactly once (whoever does it
+//! A node only moves down this table (but for an insert reviving an expired entry with a
+//! new cell). `val` goes null exactly once (whoever does it
 //! retires the last cell and decrements the length), `next` is marked only after `val`
 //! is null, and only the thread whose CAS unlinks a node retires it.
 //!
