@@ -323,6 +323,49 @@ impl<K, V, S> HashMap<K, V, S> {
         &self.hasher
     }
 
+    /// Unlinks every entry expired at the time of the call, returning how many, and
+    /// frees their memory as it goes.
+    ///
+    /// Unlike [`HashMapRef::purge_expired`], which holds its handle's pin throughout (so
+    /// nothing it unlinks can be freed before the handle is dropped), this pins one
+    /// stretch of the table at a time and then drives the collector, so the memory
+    /// comes back by the time it returns — unless another thread holds a pinned handle,
+    /// which delays it until that handle is dropped.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let clock = ttlmap::ManualClock::new();
+    /// let map = ttlmap::HashMap::builder().clock(clock.clone()).build();
+    /// for i in 0..1000 {
+    ///     map.pin().insert_with_ttl(i, i, Duration::from_secs(1));
+    /// }
+    /// clock.advance(Duration::from_secs(1));
+    /// let purged = map.purge_expired();
+    /// assert!(purged <= 1000); // ordinary writes may have swept some already
+    /// assert!(map.is_empty());
+    /// ```
+    pub fn purge_expired(&self) -> usize {
+        /// Buckets swept under one pin.
+        const CHUNK: usize = 256;
+        let size = self.raw.buckets();
+        let mut now = Now::new(&self.clock);
+        now.get(); // One clock reading for the whole purge.
+        let mut removed = 0;
+        for first in (0..size).step_by(CHUNK) {
+            let guard = self.collector.pin();
+            for b in first..(first + CHUNK).min(size) {
+                removed += self.raw.sweep_bucket(b, size, &mut now, guard.epoch());
+            }
+        }
+        // Each tombstoned entry retired a node and a cell; crossbeam frees at most 8
+        // bags of 64 per collection, and needs a few collections to advance the epoch.
+        for _ in 0..removed / 256 + 8 {
+            self.collector.pin().epoch().flush();
+        }
+        removed
+    }
+
     /// The current number of buckets (diagnostics).
     #[doc(hidden)]
     pub fn bucket_count(&self) -> usize {
@@ -585,7 +628,9 @@ where
     }
 
     /// Unlinks every entry expired at the time of the call, returning how many. Their
-    /// memory is freed once no pinned handle can still read them.
+    /// memory is freed once no pinned handle can still read them — this one included,
+    /// so it comes back only after this handle is dropped: prefer
+    /// [`HashMap::purge_expired`], which frees as it goes.
     ///
     /// # Examples
     /// ```

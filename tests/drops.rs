@@ -242,6 +242,33 @@ fn expired_entries_unlinked_by_purge_are_dropped_once() {
     t.assert_all_dropped_once();
 }
 
+/// `HashMap::purge_expired` (map level) frees what it unlinks before it returns, while
+/// no other thread holds a pinned handle: the expired keys and values are dropped then,
+/// not at map drop.
+#[test]
+fn map_level_purge_drops_expired_entries_before_returning() {
+    let t = Tracker::new(5000);
+    let clock = ManualClock::new();
+    let map = manual_map(&clock);
+    for i in 0..2000 {
+        map.pin()
+            .insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1 + i % 2));
+    }
+    clock.advance(Duration::from_secs(1));
+    let purged = map.purge_expired();
+    // Writes during the inserts may have swept nothing yet (nothing had expired).
+    assert_eq!(purged, 1000);
+    assert_eq!(map.len(), 1000);
+    assert_eq!(
+        t.dropped(),
+        2000,
+        "1000 expired keys and values freed by purge"
+    );
+    t.assert_no_double_drop();
+    drop(map);
+    t.assert_all_dropped_once();
+}
+
 #[test]
 fn clear_and_retain_drop_removed_entries_once() {
     let t = Tracker::new(1000);

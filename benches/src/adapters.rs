@@ -63,7 +63,7 @@ impl BenchMap for TtlMap {
         self.0.pin().update(*k, |v| v + 1).is_some()
     }
     fn maintain(&self) -> bool {
-        self.0.pin().purge_expired();
+        self.0.purge_expired();
         true
     }
 }
@@ -362,7 +362,7 @@ impl TtlSubject for TtlMap {
         BenchMap::remove(self, k)
     }
     fn maintain(&self) {
-        self.0.pin().purge_expired();
+        self.0.purge_expired();
     }
 }
 
@@ -391,7 +391,7 @@ impl TtlSubject for TtlMapDefault {
         self.0.pin().remove(k).is_some()
     }
     fn maintain(&self) {
-        self.0.pin().purge_expired();
+        self.0.purge_expired();
     }
 }
 

@@ -34,16 +34,29 @@ impl<K, V> RawMap<K, V> {
             .sweep_cursor
             .fetch_add(SWEEP_BUCKETS_PER_WRITE, Ordering::Relaxed);
         for i in 0..SWEEP_BUCKETS_PER_WRITE {
-            let b = first.wrapping_add(i) & (size - 1);
-            // Bucket b's entries are exactly those with `so` in [lo, lo + span): sweep
-            // that interval, from b's sentinel or (if b is not initialised) from its
-            // nearest ready ancestor. Sweeping by key interval rather than by sentinel
-            // keeps the bound exact while other writes initialise buckets mid-cycle.
-            let lo = so_bucket(b);
-            let span = 1u64 << (u64::BITS - size.trailing_zeros());
-            let start = self.read_start(b as u64);
-            self.sweep_range(start, lo, lo.checked_add(span), now, guard);
+            self.sweep_bucket(first.wrapping_add(i) & (size - 1), size, now, guard);
         }
+    }
+
+    /// Sweeps bucket `b` of a table of `size` buckets; returns how many entries it
+    /// tombstoned.
+    ///
+    /// Bucket b's entries are exactly those with `so` in [lo, lo + span): sweep that
+    /// interval, from b's sentinel or (if b is not initialised) from its nearest ready
+    /// ancestor. Sweeping by key interval rather than by sentinel keeps the bound exact
+    /// while other writes initialise buckets mid-cycle, and stays correct if `size` is
+    /// stale (the intervals of any size partition the keys).
+    pub(crate) fn sweep_bucket<G: RawGuard>(
+        &self,
+        b: usize,
+        size: usize,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> usize {
+        let lo = so_bucket(b);
+        let span = 1u64 << (u64::BITS - size.trailing_zeros());
+        let start = self.read_start(b as u64);
+        self.sweep_range(start, lo, lo.checked_add(span), now, guard)
     }
 
     /// Unlinks every entry that is expired at the clock reading of `now`.

@@ -89,6 +89,7 @@ const MAX_HINT_BUCKETS: usize = 1 << 22;
 const MAX_BUCKETS: usize = 1 << (usize::BITS - 2);
 
 /// One clock reading per operation, taken only if an entry with a deadline is met.
+#[derive(Clone)]
 pub(crate) struct Now<'c> {
     clock: &'c Clock,
     at: Option<u64>,
