@@ -179,7 +179,7 @@ fn main() {
         after as f64 / (1 << 20) as f64,
         (full - after) as f64 / (1 << 20) as f64
     );
-    let purged = store.pin().purge_expired();
+    let purged = store.purge_expired();
     println!("purge_expired() found {purged} more");
     drop(store);
     println!("after drop: {} bytes still held", heap() - before);
