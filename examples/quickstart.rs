@@ -44,6 +44,15 @@ struct Session {
     csrf_token: [u8; 64],
 }
 
+impl Session {
+    fn new(id: u64) -> Session {
+        Session {
+            user: format!("user-{id}"),
+            csrf_token: [7; 64],
+        }
+    }
+}
+
 const THREADS: u64 = 4;
 const SESSIONS_PER_THREAD: u64 = 25_000;
 
@@ -57,10 +66,7 @@ fn mutex_store() -> Duration {
             s.spawn(move || {
                 for i in 0..SESSIONS_PER_THREAD {
                     let id = t << 32 | i;
-                    let session = Session {
-                        user: format!("user-{id}"),
-                        csrf_token: [7; 64],
-                    };
+                    let session = Session::new(id);
                     let deadline = Instant::now() + Duration::from_millis(200);
                     store.lock().unwrap().insert(id, (session, deadline));
                     // Every request also looks its session up.
@@ -99,10 +105,7 @@ fn main() {
             s.spawn(move || {
                 for i in 0..SESSIONS_PER_THREAD {
                     let id = t << 32 | i;
-                    let session = Session {
-                        user: format!("user-{id}"),
-                        csrf_token: [7; 64],
-                    };
+                    let session = Session::new(id);
                     let m = store.pin();
                     // "Remember me" sessions live for an hour instead.
                     if i % 100 == 0 {
