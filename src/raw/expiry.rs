@@ -1,9 +1,10 @@
 //! Reclaiming expired entries that nobody reads: the incremental sweep and the purge.
 //!
 //! A lookup treats an expired cell as absent but never writes, so without this module an
-//! expired entry that is never touched again would stay in memory for good. Writers of a
-//! map that has seen a deadline therefore each sweep a few buckets (`sweep_step`), in
-//! the order of a shared cursor, and `purge_expired` sweeps the whole list at once.
+//! expired entry that is never touched again would stay in memory for good. Writers
+//! therefore each sweep a bucket (`sweep_step`), in the order of a shared cursor, once
+//! the clock has reached the earliest deadline ever written (before that nothing can
+//! have expired); `purge_expired` sweeps the whole list at once.
 //! Sweeping an entry means: claim its cell's deadline (so that no refresh can revive
 //! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
 
@@ -17,11 +18,11 @@ impl<K, V> RawMap<K, V> {
     /// The incremental sweep: a write's share of the work.
     #[inline]
     pub(crate) fn sweep_step<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) {
-        // Relaxed: a hint, see `note_deadline`.
-        if self.has_deadlines.load(Ordering::Relaxed) == 0 {
-            return;
+        // Until the clock reaches the earliest deadline ever written there is nothing to
+        // reclaim; maps without deadlines never even read the clock here.
+        if self.may_have_expired(now) {
+            self.sweep_buckets(now, guard);
         }
-        self.sweep_buckets(now, guard);
     }
 
     #[inline(never)]

@@ -75,7 +75,7 @@ use self::node::{is_marked, keep_busy, marked, so_bucket, so_entry, untagged, Li
 pub(crate) use self::node::{Cell, Node};
 use crate::clock::{Clock, NEVER};
 use crate::reclaim::RawGuard;
-use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// Entries per bucket before the bucket count doubles: chains of 0.5–1 entries. (2 cost
 /// 55% more per hit at 1M keys; 1 costs 8.4 more bytes per entry and ~20% per insert.)
@@ -183,8 +183,10 @@ pub(crate) struct RawMap<K, V> {
     count: Counter,
     /// Next bucket the incremental sweep looks at.
     sweep_cursor: AtomicUsize,
-    /// Set once any cell with a deadline was written; until then writes skip sweeping.
-    has_deadlines: AtomicU8,
+    /// A lower bound on every deadline ever written (`NEVER` if none was): lowered
+    /// before each cell with a deadline is published, never raised. While the clock is
+    /// below it nothing can have expired, and writes skip sweeping.
+    earliest_deadline: AtomicU64,
     _marker: PhantomData<(K, V)>,
 }
 
@@ -198,7 +200,7 @@ impl<K, V> RawMap<K, V> {
             size: AtomicUsize::new(buckets),
             count: Counter::new(),
             sweep_cursor: AtomicUsize::new(0),
-            has_deadlines: AtomicU8::new(0),
+            earliest_deadline: AtomicU64::new(NEVER),
             _marker: PhantomData,
         }
     }
@@ -214,13 +216,33 @@ impl<K, V> RawMap<K, V> {
         self.size.load(Ordering::Relaxed)
     }
 
-    /// Records that a deadline exists somewhere, turning on the incremental sweep.
+    /// Records a deadline about to be published, lowering `earliest_deadline`.
     #[inline]
     pub(crate) fn note_deadline(&self, deadline: u64) {
-        // Relaxed: a hint; the sweep's correctness does not depend on when it starts.
-        if deadline != NEVER && self.has_deadlines.load(Ordering::Relaxed) == 0 {
-            self.has_deadlines.store(1, Ordering::Relaxed);
+        // Relaxed: a hint for skipping sweeps; a sweeper that reads a stale (higher)
+        // value only skips work that a later write does. Lowering only, so no write is
+        // lost to a racing one: the CAS retries while ours is still lower.
+        let mut cur = self.earliest_deadline.load(Ordering::Relaxed);
+        while deadline < cur {
+            match self.earliest_deadline.compare_exchange_weak(
+                cur,
+                deadline,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
         }
+    }
+
+    /// Whether an entry may have expired at the clock reading of `now` (which is read
+    /// only if some entry has a deadline).
+    #[inline]
+    pub(crate) fn may_have_expired(&self, now: &mut Now<'_>) -> bool {
+        // Relaxed: see `note_deadline`.
+        let earliest = self.earliest_deadline.load(Ordering::Relaxed);
+        earliest != NEVER && now.get() >= earliest
     }
 
     // ----- buckets ---------------------------------------------------------------
