@@ -8,11 +8,10 @@
 //! Sweeping an entry means: claim its cell's deadline (so that no refresh can revive
 //! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
 
-use super::node::{is_marked, keep_busy, so_bucket, untagged, Link, Node};
-use super::{mark, Now, RawMap, SWEEP_BUCKETS_PER_WRITE};
+use super::node::{is_marked, so_bucket, untagged, Link, Node};
+use super::{Now, RawMap, SWEEP_BUCKETS_PER_WRITE};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
-use std::ptr;
 
 impl<K, V> RawMap<K, V> {
     /// The incremental sweep: a write's share of the work.
@@ -94,19 +93,11 @@ impl<K, V> RawMap<K, V> {
                 // Acquire: see `find`.
                 let next = link.next.load(Ordering::Acquire);
                 if is_marked(next) {
-                    let succ = keep_busy(untagged(next), prev_val);
-                    // AcqRel: as the unlink CAS in `find`.
-                    match prev.compare_exchange(prev_val, succ, Ordering::AcqRel, Ordering::Acquire)
-                    {
-                        Ok(_) => {
-                            // SAFETY: marked ⇒ an entry; our CAS unlinked it, and only one
-                            // CAS can.
-                            unsafe { guard.retire(cur, Node::<K, V>::free_link) };
-                            prev_val = succ;
-                            continue;
-                        }
-                        Err(_) => continue 'retry,
-                    }
+                    let Some(succ) = Self::unlink_marked(prev, prev_val, cur, next, guard) else {
+                        continue 'retry;
+                    };
+                    prev_val = succ;
+                    continue;
                 }
                 if hi.is_some_and(|hi| link.so >= hi) {
                     return removed;
@@ -140,19 +131,7 @@ impl<K, V> RawMap<K, V> {
         if !c.claim_expired(&mut || now.get()) {
             return false;
         }
-        // AcqRel: races every other CAS of `val` (a replacing insert may win, and then
-        // the claimed cell is simply retired by it).
-        if node
-            .val
-            .compare_exchange(cell, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return false;
-        }
-        // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires it.
-        unsafe { guard.retire(cell, super::Cell::free) };
-        self.count.decrement();
-        mark(&node.link);
-        true
+        // A replacing insert may win the CAS; the claimed cell is then retired by it.
+        self.tombstone(node, cell, guard)
     }
 }

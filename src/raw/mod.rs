@@ -372,25 +372,16 @@ impl<K, V> RawMap<K, V> {
                 // Acquire: as above, for the successor.
                 let next = link.next.load(Ordering::Acquire);
                 if is_marked(next) {
-                    let succ = keep_busy(untagged(next), prev_val);
-                    // AcqRel: Release keeps our earlier reads before the unlink; Acquire
-                    // on failure re-reads a fresh `prev`.
-                    match prev.compare_exchange(prev_val, succ, Ordering::AcqRel, Ordering::Acquire)
-                    {
-                        Ok(_) => {
-                            // SAFETY: marked ⇒ an entry (sentinels are never marked); our
-                            // CAS made it unreachable, and only one CAS can do that.
-                            unsafe { guard.retire(cur, Node::<K, V>::free_link) };
-                            if let Some((run_prev, run_val)) = &mut run {
-                                if std::ptr::eq(*run_prev, prev) {
-                                    *run_val = succ;
-                                }
-                            }
-                            prev_val = succ;
-                            continue;
+                    let Some(succ) = Self::unlink_marked(prev, prev_val, cur, next, guard) else {
+                        continue 'retry;
+                    };
+                    if let Some((run_prev, run_val)) = &mut run {
+                        if std::ptr::eq(*run_prev, prev) {
+                            *run_val = succ;
                         }
-                        Err(_) => continue 'retry,
                     }
+                    prev_val = succ;
+                    continue;
                 }
                 if link.so > so {
                     break;
@@ -648,26 +639,53 @@ impl<K, V> RawMap<K, V> {
         cur: &'g Cell<V>,
         guard: &'g G,
     ) -> bool {
-        let cur_ptr = cur as *const Cell<V> as *mut Cell<V>;
+        if !self.tombstone(node, cur as *const Cell<V> as *mut Cell<V>, guard) {
+            return false;
+        }
+        self.unlink(node, guard);
+        true
+    }
+
+    /// The delete's linearization point and its bookkeeping: CASes `node.val` from
+    /// `cell` to null, retires `cell`, decrements the length and marks `next`. `false`
+    /// if `cell` is no longer current (a replacing or deleting CAS won).
+    fn tombstone<G: RawGuard>(&self, node: &Node<K, V>, cell: *mut Cell<V>, guard: &G) -> bool {
         // AcqRel: races every other CAS of `val`; Release orders our reads before it.
         if node
             .val
-            .compare_exchange(
-                cur_ptr,
-                ptr::null_mut(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(cell, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
             return false;
         }
         // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires it.
-        unsafe { guard.retire(cur_ptr, Cell::free) };
+        unsafe { guard.retire(cell, Cell::free) };
         self.count.decrement();
         mark(&node.link);
-        self.unlink(node, guard);
         true
+    }
+
+    /// Unlinks the marked `cur` by CASing `prev` (which held `prev_val`) past it to its
+    /// successor `untagged(next)`, keeping `prev`'s `BUSY` bit. Returns the value `prev`
+    /// now holds, or `None` if `prev` changed and the caller must restart.
+    #[inline]
+    fn unlink_marked<G: RawGuard>(
+        prev: &AtomicPtr<Link>,
+        prev_val: *mut Link,
+        cur: *mut Link,
+        next: *mut Link,
+        guard: &G,
+    ) -> Option<*mut Link> {
+        debug_assert!(is_marked(next) && cur == untagged(prev_val));
+        let succ = keep_busy(untagged(next), prev_val);
+        // AcqRel: Release keeps our earlier reads before the unlink; Acquire on failure
+        // re-reads a fresh `prev`.
+        prev.compare_exchange(prev_val, succ, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        // SAFETY: marked ⇒ an entry (sentinels are never marked); our CAS made it
+        // unreachable for new guards, and only one CAS can do that.
+        unsafe { guard.retire(cur, Node::<K, V>::free_link) };
+        Some(succ)
     }
 
     /// Unlinks the marked `node` (and any marked neighbour in its run).
