@@ -1,64 +1,114 @@
 #![cfg(ttlmap_loom)]
 //! Bucket initialisation and table doubling. The identity hasher puts key k in bucket
-//! `k & (buckets - 1)`; capacity hint 4 gives 4 buckets (load factor 1), 0 gives 2.
+//! `k & (buckets - 1)`. Capacity hint 0 gives 2 buckets (load factor 1), both ready: the
+//! buckets a hint asks for are linked up front, so buckets are initialised lazily only
+//! after the table doubles. Each model therefore grows the table before it races.
 
 use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{map_with, model, val, MaskHasher, Val};
-use ttlmap::ManualClock;
+use ttlmap::{HashMap, ManualClock};
 
-/// Two inserts racing to initialise the same bucket (1 and 5 → bucket 1 of 4).
+/// A map of 2 buckets grown by inserting `keys` (single-threaded, before any race).
+fn grown(keys: &[u64], clock: &ManualClock) -> Arc<HashMap<u64, Val, MaskHasher>> {
+    let map = map_with::<Val>(0, MaskHasher::IDENTITY, clock);
+    {
+        let m = map.pin();
+        for &k in keys {
+            m.insert(k, Val::new(k * 10));
+        }
+    }
+    Arc::new(map)
+}
+
+/// Two inserts racing to initialise the same bucket: 3 and 7 → bucket 3 of 4, after
+/// keys 0, 1, 2 doubled the table (the 3rd entry exceeds 2 buckets).
 #[test]
 fn bucket_init_same_bucket() {
     model("bucket_init_same_bucket", 3, || {
         let clock = ManualClock::new();
-        let map = Arc::new(map_with::<Val>(4, MaskHasher::IDENTITY, &clock));
+        let map = grown(&[0, 1, 2], &clock);
         assert_eq!(map.bucket_count(), 4);
         let m2 = map.clone();
         let t = thread::spawn(move || {
             let m = m2.pin();
-            assert_eq!(val(m.insert(5, Val::new(50))), None);
-            assert_eq!(val(m.get(&5)), Some(50));
+            assert_eq!(val(m.insert(7, Val::new(70))), None);
+            assert_eq!(val(m.get(&7)), Some(70));
         });
         {
             let m = map.pin();
-            assert_eq!(val(m.insert(1, Val::new(10))), None);
-            assert_eq!(val(m.get(&1)), Some(10));
+            assert_eq!(val(m.insert(3, Val::new(30))), None);
+            assert_eq!(val(m.get(&3)), Some(30));
         }
         t.join().unwrap();
         let m = map.pin();
-        assert_eq!(val(m.get(&1)), Some(10));
-        assert_eq!(val(m.get(&5)), Some(50));
-        assert_eq!(m.iter().count(), 2);
+        for k in [0, 1, 2, 3, 7] {
+            assert_eq!(val(m.get(&k)), Some(k * 10), "key {k}");
+        }
+        assert_eq!(m.iter().count(), 5);
     });
 }
 
-/// Inserts racing to initialise a parent/child pair: key 3 → bucket 3, whose parent is
-/// bucket 1, which key 1 initialises.
+/// Inserts racing to initialise a parent/child pair: key 6 → bucket 6, whose parent is
+/// bucket 2, which key 2 initialises. Keys 0, 1, 8, 9, 16 grew the table to 8 buckets
+/// without touching buckets 2–7.
 #[test]
 fn bucket_init_parent_child() {
     model("bucket_init_parent_child", 3, || {
         let clock = ManualClock::new();
-        let map = Arc::new(map_with::<Val>(4, MaskHasher::IDENTITY, &clock));
-        assert_eq!(map.bucket_count(), 4);
+        let map = grown(&[0, 1, 8, 9, 16], &clock);
+        assert_eq!(map.bucket_count(), 8);
         let m2 = map.clone();
         let t = thread::spawn(move || {
             let m = m2.pin();
-            assert_eq!(val(m.insert(3, Val::new(30))), None);
-            assert_eq!(val(m.get(&3)), Some(30));
+            assert_eq!(val(m.insert(6, Val::new(60))), None);
+            assert_eq!(val(m.get(&6)), Some(60));
         });
         {
             let m = map.pin();
-            assert_eq!(val(m.insert(1, Val::new(10))), None);
-            assert_eq!(val(m.get(&1)), Some(10));
+            assert_eq!(val(m.insert(2, Val::new(20))), None);
+            assert_eq!(val(m.get(&2)), Some(20));
         }
         t.join().unwrap();
         let m = map.pin();
-        assert_eq!(val(m.get(&1)), Some(10));
-        assert_eq!(val(m.get(&3)), Some(30));
+        assert_eq!(val(m.get(&2)), Some(20));
+        assert_eq!(val(m.get(&6)), Some(60));
         let mut keys: Vec<u64> = m.keys().copied().collect();
         keys.sort_unstable();
-        assert_eq!(keys, [1, 3]);
+        assert_eq!(keys, [0, 1, 2, 6, 8, 9, 16]);
+    });
+}
+
+/// A lookup that read the old bucket count walks from bucket 1 while another thread
+/// doubles the table and links bucket 3's sentinel (and key 3 behind it) into bucket 1's
+/// old interval. The lookup may stop at a sentinel only if the count is unchanged, so
+/// whatever it answers for key 3, key 1 (before the new sentinel) is always found, and
+/// key 3 is found once the insert is done.
+#[test]
+fn get_across_growth() {
+    model("get_across_growth", 2, || {
+        let clock = ManualClock::new();
+        let map = grown(&[0, 1], &clock);
+        assert_eq!(map.bucket_count(), 2);
+        let m2 = map.clone();
+        let t = thread::spawn(move || {
+            let m = m2.pin();
+            // The 3rd entry doubles the table; key 3 then initialises bucket 3.
+            assert_eq!(val(m.insert(4, Val::new(40))), None);
+            assert_eq!(val(m.insert(3, Val::new(30))), None);
+        });
+        {
+            let m = map.pin();
+            let got = val(m.get(&3));
+            assert!(got.is_none() || got == Some(30), "{got:?}");
+            assert_eq!(val(m.get(&1)), Some(10));
+        }
+        t.join().unwrap();
+        assert_eq!(map.bucket_count(), 4);
+        let m = map.pin();
+        for k in [0, 1, 3, 4] {
+            assert_eq!(val(m.get(&k)), Some(k * 10), "key {k}");
+        }
     });
 }
 

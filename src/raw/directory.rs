@@ -18,7 +18,7 @@
 use std::alloc::{self, Layout};
 use std::ptr;
 
-use super::node::{is_busy, so_bucket, Link, BUSY, UNINIT};
+use super::node::{is_busy, so_bucket, Link, BUSY, SENT, UNINIT};
 use crate::sync::{AtomicPtr, Ordering};
 
 /// Number of segments: enough for every bucket index below 2^63.
@@ -72,6 +72,28 @@ impl Directory {
         // Bucket 0 is ready from the start, as the head of an empty list.
         // Relaxed: the map is not shared yet; sharing it synchronises.
         dir.bucket(0).next.store(ptr::null_mut(), Ordering::Relaxed);
+        dir
+    }
+
+    /// A directory whose first `n` buckets (a power of two) are ready: their sentinels
+    /// are linked into an empty list in split order, so a map built with a capacity hint
+    /// never initialises a bucket below `n` (nor sends a lookup to an ancestor).
+    pub(crate) fn with_ready(n: usize) -> Directory {
+        debug_assert!(n.is_power_of_two());
+        let dir = Directory::new();
+        let bits = n.trailing_zeros();
+        let mut prev = dir.head();
+        // Split order of buckets 0..n: the i-th is `i` with its low `bits` bits reversed.
+        for i in 1..n {
+            let b = i.reverse_bits() >> (usize::BITS - bits);
+            let sentinel = dir.bucket(b);
+            let p = sentinel as *const Link as *mut Link;
+            // Relaxed: the map is not shared yet; sharing it synchronises.
+            prev.next.store(p.map_addr(|a| a | SENT), Ordering::Relaxed);
+            prev = sentinel;
+        }
+        // Relaxed: as above. The last sentinel ends the list (and is ready).
+        prev.next.store(ptr::null_mut(), Ordering::Relaxed);
         dir
     }
 

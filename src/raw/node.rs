@@ -39,8 +39,13 @@ pub(crate) const MARK: usize = 1;
 /// published as ready; lookups start from an ancestor meanwhile. Every CAS on a `next`
 /// carries this bit over from the value it replaces.
 pub(crate) const BUSY: usize = 2;
-/// A sentinel's `next` before its bucket was claimed (`BUSY | 4`, no successor).
-pub(crate) const UNINIT: usize = 6;
+/// Tag bit of every pointer *to* a sentinel, wherever it is stored: a lookup that meets
+/// it knows, without loading the sentinel, that the next element starts another bucket.
+/// It belongs to the pointer value, so it travels with it from `next` to `next`.
+pub(crate) const SENT: usize = 4;
+/// A sentinel's `next` before its bucket was claimed (`BUSY | SENT` with no address:
+/// no real pointer to a sentinel is null, so this value is never a successor).
+pub(crate) const UNINIT: usize = BUSY | SENT;
 /// All tag bits of a `next` pointer.
 const TAGS: usize = 7;
 
@@ -294,6 +299,19 @@ pub(crate) fn marked(p: *mut Link) -> *mut Link {
 #[inline]
 pub(crate) fn untagged(p: *mut Link) -> *mut Link {
     p.map_addr(|a| a & !TAGS)
+}
+
+/// The successor `p` names, as another `next` should store it: without the state bits of
+/// the field it was read from (`MARK`, `BUSY`), with the `SENT` bit of the pointer.
+#[inline]
+pub(crate) fn successor(p: *mut Link) -> *mut Link {
+    p.map_addr(|a| a & !(MARK | BUSY))
+}
+
+/// Whether `p` points to a sentinel (see [`SENT`]).
+#[inline]
+pub(crate) fn to_sentinel(p: *mut Link) -> bool {
+    p.addr() & SENT != 0
 }
 
 /// `p` with the `BUSY` bit of `from`: what a CAS writes over `from`.
