@@ -22,6 +22,10 @@ pub(crate) const NEVER: u64 = u64::MAX;
 /// A deadline that has always passed (`Duration::ZERO`, or claimed by an expirer).
 pub(crate) const EXPIRED: u64 = 0;
 
+/// The smallest real deadline: 1 and 2 are reserved as marks that a retired inline cell
+/// carries in its deadline word (`raw/node.rs`, "The first cell lives in the node").
+pub(crate) const MIN_DEADLINE: u64 = 3;
+
 /// The remaining lifetime of an entry, as reported by
 /// [`HashMapRef::ttl`](crate::HashMapRef::ttl).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,10 +116,10 @@ impl Clock {
             ClockKind::Manual(_) => 0,
         };
         let nanos = u64::try_from(ttl.as_nanos()).unwrap_or(NEVER);
-        // Never collide with the two reserved values: a real deadline is in 1..NEVER.
+        // Never collide with the reserved values: a real deadline is in MIN_DEADLINE..NEVER.
         now.saturating_add(nanos)
             .saturating_add(pad)
-            .max(EXPIRED + 1)
+            .max(MIN_DEADLINE)
     }
 }
 
@@ -208,13 +212,18 @@ impl ManualClock {
     /// assert!(ttlmap::ManualClock::new().elapsed().is_zero());
     /// ```
     pub fn elapsed(&self) -> Duration {
-        Duration::from_nanos(self.now_nanos())
+        // SeqCst: as in `now_nanos`.
+        Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
     }
 
+    /// The reading the map sees: the elapsed nanoseconds shifted by [`MIN_DEADLINE`], so
+    /// that even a 1 ns TTL set at time zero gives a real deadline, exactly 1 ns later.
     #[inline]
     fn now_nanos(&self) -> u64 {
         // SeqCst: pairs with the SeqCst RMW in `advance`, see there.
-        self.nanos.load(Ordering::SeqCst)
+        let elapsed = self.nanos.load(Ordering::SeqCst);
+        // `advance` keeps `elapsed` below NEVER - 1; stay below NEVER here too.
+        elapsed.saturating_add(MIN_DEADLINE).min(NEVER - 1)
     }
 }
 

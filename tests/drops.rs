@@ -163,6 +163,49 @@ fn replace_drops_spare_key_at_once_and_old_value_once() {
     t.assert_all_dropped_once();
 }
 
+/// A key's first value lives inside its node; once replaced it must still be dropped as
+/// soon as no guard can read it, not when the key goes.
+#[test]
+fn replaced_first_values_are_dropped_while_their_keys_stay() {
+    let t = Tracker::new(10_000);
+    {
+        let map: Map<'_> = HashMap::new();
+        let firsts: Vec<usize> = (0..1000)
+            .map(|i| {
+                let v = t.make(i);
+                let inst = v.inst;
+                assert!(map.pin().insert(t.make(i), v).is_none());
+                inst
+            })
+            .collect();
+        for i in 0..1000 {
+            assert!(map.pin().insert(t.make(i), t.make(i + 1)).is_some());
+        }
+        // Nothing expired: purging only flushes the collector, a few times over.
+        for _ in 0..50 {
+            if firsts.iter().all(|&f| t.drops_of(f) == 1) {
+                break;
+            }
+            assert_eq!(map.purge_expired(), 0);
+        }
+        for &f in &firsts {
+            assert_eq!(t.drops_of(f), 1, "first value #{f} not dropped yet");
+        }
+        assert_eq!(map.len(), 1000);
+        let m = map.pin();
+        for i in 0..1000 {
+            assert_eq!(m.get(&t.make(i)).map(|v| v.k), Some(i + 1));
+        }
+        // Half the keys go too (their nodes finish the handshake); the rest stay until
+        // the map is dropped.
+        for i in 0..500 {
+            assert!(m.remove(&t.make(i)).is_some());
+        }
+        t.assert_no_double_drop();
+    }
+    t.assert_all_dropped_once();
+}
+
 #[test]
 fn remove_remove_entry_and_remove_if_drop_each_entry_once() {
     let t = Tracker::new(5000);

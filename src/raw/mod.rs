@@ -112,37 +112,40 @@ impl<'c> Now<'c> {
     }
 }
 
-/// A value cell that no other thread has seen yet; freed (value dropped) if not handed
-/// over, so a panic anywhere in between leaks nothing.
-pub(crate) struct OwnedCell<V>(*mut Cell<V>);
+/// A value with its deadline, not in the map yet (and not allocated: a new key's value
+/// goes inline into its node, a replacement into a heap [`Cell`]).
+pub(crate) struct OwnedCell<V> {
+    value: V,
+    deadline: u64,
+}
 
 impl<V> OwnedCell<V> {
     pub(crate) fn new(value: V, deadline: u64) -> OwnedCell<V> {
-        OwnedCell(Cell::alloc(value, deadline))
-    }
-
-    fn into_raw(self) -> *mut Cell<V> {
-        let p = self.0;
-        std::mem::forget(self);
-        p
+        OwnedCell { value, deadline }
     }
 
     /// Takes the value back.
     pub(crate) fn into_value(self) -> V {
-        // SAFETY: the cell is still unshared (it is ours until `into_raw`).
-        unsafe { Cell::into_value(self.into_raw()) }
+        self.value
     }
 
     fn deadline(&self) -> u64 {
-        // SAFETY: the cell is valid while we own it.
-        unsafe { &*self.0 }.deadline()
+        self.deadline
     }
-}
 
-impl<V> Drop for OwnedCell<V> {
-    fn drop(&mut self) {
-        // SAFETY: never shared, so we are the only owner.
-        unsafe { Cell::free(self.0) }
+    /// Moves the value into a heap cell, unshared until the caller publishes it.
+    fn into_heap(self) -> *mut Cell<V> {
+        Cell::alloc(self.value, self.deadline)
+    }
+
+    /// Takes the value back out of a heap cell from [`OwnedCell::into_heap`].
+    ///
+    /// # Safety
+    /// - `cell` came from `into_heap` and was never published.
+    unsafe fn from_heap(cell: *mut Cell<V>) -> OwnedCell<V> {
+        // SAFETY: caller.
+        let (value, deadline) = unsafe { Cell::into_parts(cell) };
+        OwnedCell { value, deadline }
     }
 }
 
@@ -543,6 +546,7 @@ impl<K, V> RawMap<K, V> {
             // once linked, another thread may replace it or tombstone the node (regression:
             // fuzz/artifacts/concurrent/crash-32beebae…, a null or foreign cell returned).
             let cell = n.val.load(Ordering::Relaxed);
+            debug_assert!(n.is_first(cell));
             // Relaxed: published by the Release CAS below.
             n.link.next.store(successor(w.expected), Ordering::Relaxed);
             // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): a plain store
@@ -593,16 +597,21 @@ impl<K, V> RawMap<K, V> {
     ) -> Option<Inserted<'g, K, V>> {
         // Acquire: pairs with the AcqRel CAS that installed the cell.
         let mut cur = node.val.load(Ordering::Acquire);
+        // The value goes into a heap cell, boxed at the first CAS attempt and unboxed
+        // again if we give up (a panic in between would only leak: nothing there panics).
+        let mut new: *mut Cell<V> = ptr::null_mut();
         loop {
             if cur.is_null() {
                 // Being deleted: help mark it so that `find` unlinks it.
                 mark(&node.link);
+                pending.unbox();
                 return None;
             }
             // SAFETY: current under `guard`, so not freed before the guard is.
             let cur_cell = unsafe { &*cur };
             let live = cur_cell.is_live(&mut || now.get());
             if live && policy == Policy::IfVacant {
+                pending.unbox();
                 let (key, cell) = pending.take();
                 return Some(Inserted::Occupied {
                     current: cur_cell,
@@ -610,20 +619,20 @@ impl<K, V> RawMap<K, V> {
                     cell,
                 });
             }
+            if new.is_null() {
+                new = pending.boxed();
+            }
             // AcqRel: Release publishes the new cell; Acquire (also on failure) pairs with
             // the writer of the cell we read next.
-            match node.val.compare_exchange(
-                cur,
-                pending.cell_ptr(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match node
+                .val
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => {
-                    let (_unused_key, cell) = pending.take();
-                    let new = cell.into_raw();
+                    pending.published();
                     // SAFETY: our CAS made `cur` unreachable for new guards, and only the
                     // CAS that replaces a cell retires it.
-                    unsafe { guard.retire(cur, Cell::free) };
+                    unsafe { self.retire_cell(node, cur, guard) };
                     return Some(Inserted::Replaced {
                         node,
                         old: live.then_some(cur_cell),
@@ -633,6 +642,23 @@ impl<K, V> RawMap<K, V> {
                 }
                 Err(actual) => cur = actual,
             }
+        }
+    }
+
+    /// Retires `cell`, which our CAS just replaced in `node.val`: a heap cell is freed by
+    /// the collector, the inline first cell is handed to the node's handshake.
+    ///
+    /// # Safety
+    /// - `cell` was `node`'s current cell until our CAS, so it is retired exactly once.
+    unsafe fn retire_cell<G: RawGuard>(&self, node: &Node<K, V>, cell: *mut Cell<V>, guard: &G) {
+        if node.is_first(cell) {
+            let node = node as *const Node<K, V> as *mut Node<K, V>;
+            // SAFETY: the first cell is unreachable for new guards (caller); the node is
+            // not: `release_first` touches only the cell until `Node::free` ran too.
+            unsafe { guard.retire(node, Node::release_first) };
+        } else {
+            // SAFETY: a heap cell, unreachable for new guards (caller).
+            unsafe { guard.retire(cell, Cell::free) };
         }
     }
 }
@@ -655,18 +681,17 @@ impl<K, V> RawMap<K, V> {
         guard: &'g G,
     ) -> Result<&'g Cell<V>, V> {
         let deadline = cur.deadline();
-        let new = OwnedCell::new(value, deadline);
+        let new = OwnedCell::new(value, deadline).into_heap();
         let cur_ptr = cur as *const Cell<V> as *mut Cell<V>;
         // AcqRel: Release publishes the new cell; Acquire pairs with the previous writer.
         match node
             .val
-            .compare_exchange(cur_ptr, new.0, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(cur_ptr, new, Ordering::AcqRel, Ordering::Acquire)
         {
             Ok(_) => {
-                let new = new.into_raw();
                 // SAFETY: our CAS made `cur` unreachable for new guards; only the CAS
                 // that replaces a cell retires it.
-                unsafe { guard.retire(cur_ptr, Cell::free) };
+                unsafe { self.retire_cell(node, cur_ptr, guard) };
                 // SAFETY: published by us; retired only after our guard.
                 let new = unsafe { &*new };
                 // A refresh that hit the old cell between our read of its deadline and
@@ -679,7 +704,8 @@ impl<K, V> RawMap<K, V> {
                 self.sweep_step(now, guard);
                 Ok(new)
             }
-            Err(_) => Err(new.into_value()),
+            // SAFETY: the CAS failed, so `new` was never published.
+            Err(_) => Err(unsafe { OwnedCell::from_heap(new) }.into_value()),
         }
     }
 
@@ -711,7 +737,7 @@ impl<K, V> RawMap<K, V> {
             return false;
         }
         // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires it.
-        unsafe { guard.retire(cell, Cell::free) };
+        unsafe { self.retire_cell(node, cell, guard) };
         self.count.decrement();
         mark(&node.link);
         true
@@ -902,8 +928,9 @@ fn mark(link: &Link) {
     }
 }
 
-/// The key and cell of an insert, first loose, then inside a node not yet published.
-/// Dropping it frees whatever it still owns, so an unwinding `Eq` leaks nothing.
+/// The key and value of an insert: first loose, then inside a node not yet published,
+/// or (while being installed into an existing node) with the value in an unpublished heap
+/// cell. Dropping it frees whatever it still owns, so an unwinding `Eq` leaks nothing.
 struct Pending<K, V> {
     state: PendingState<K, V>,
 }
@@ -911,6 +938,7 @@ struct Pending<K, V> {
 enum PendingState<K, V> {
     Parts(K, OwnedCell<V>),
     Node(*mut Node<K, V>),
+    Boxed(K, *mut Cell<V>),
     Done,
 }
 
@@ -923,47 +951,57 @@ impl<K, V> Pending<K, V> {
 
     fn key(&self) -> &K {
         match &self.state {
-            PendingState::Parts(k, _) => k,
+            PendingState::Parts(k, _) | PendingState::Boxed(k, _) => k,
             // SAFETY: our unpublished node.
             PendingState::Node(n) => unsafe { &(**n).key },
             PendingState::Done => unreachable!("pending insert used after completion"),
         }
     }
 
-    fn cell_ptr(&self) -> *mut Cell<V> {
-        match &self.state {
-            PendingState::Parts(_, c) => c.0,
-            // SAFETY: our unpublished node. Relaxed: never shared.
-            PendingState::Node(n) => unsafe { (**n).val.load(Ordering::Relaxed) },
-            PendingState::Done => unreachable!("pending insert used after completion"),
-        }
-    }
-
-    /// Takes the key and cell back out (freeing the node if one was allocated).
+    /// Takes the key and value back out (freeing the node or heap cell, if any).
     fn take(&mut self) -> (K, OwnedCell<V>) {
         match std::mem::replace(&mut self.state, PendingState::Done) {
             PendingState::Parts(k, c) => (k, c),
             PendingState::Node(n) => {
                 // SAFETY: never published; we own it.
-                let (k, c) = unsafe { Node::unpublish(n) };
-                (k, OwnedCell(c))
+                let (k, value, deadline) = unsafe { Node::unpublish(n) };
+                (k, OwnedCell::new(value, deadline))
             }
+            // SAFETY: the cell was never published (else the state would be `Done`).
+            PendingState::Boxed(k, c) => (k, unsafe { OwnedCell::from_heap(c) }),
             PendingState::Done => unreachable!("pending insert used after completion"),
         }
     }
 
-    /// The node to link (allocated on first use).
+    /// The node to link (allocated on first use), holding the value inline.
     fn node(&mut self, so: u64) -> *mut Node<K, V> {
         if let PendingState::Node(n) = self.state {
             return n;
         }
         let (k, c) = self.take();
-        let n = Node::alloc(so, k, c.into_raw());
+        let n = Node::alloc(so, k, c.value, c.deadline);
         self.state = PendingState::Node(n);
         n
     }
 
-    /// The node was linked: the list owns it now.
+    /// The value in a heap cell, for installing into an existing node.
+    fn boxed(&mut self) -> *mut Cell<V> {
+        let (k, c) = self.take();
+        let cell = c.into_heap();
+        self.state = PendingState::Boxed(k, cell);
+        cell
+    }
+
+    /// Undoes [`Pending::boxed`], if it was called.
+    fn unbox(&mut self) {
+        if let PendingState::Boxed(..) = self.state {
+            let (k, c) = self.take();
+            self.state = PendingState::Parts(k, c);
+        }
+    }
+
+    /// The node or heap cell was published: the map owns it now (and the key, if it was
+    /// loose, is dropped).
     fn published(&mut self) {
         self.state = PendingState::Done;
     }
@@ -990,13 +1028,19 @@ impl<K, V> Drop for RawMap<K, V> {
             let next = untagged(link.next.load(Ordering::Relaxed));
             if link.is_entry() {
                 // SAFETY: an entry node; its cell (if any) is current, hence owned by it.
+                // A first cell that is no longer current was retired, and its handshake
+                // with `Node::free` runs when the collector is dropped.
                 unsafe {
                     let node = cur as *mut Node<K, V>;
                     let cell = (*node).val.load(Ordering::Relaxed);
-                    if !cell.is_null() {
-                        Cell::free(cell);
+                    if (*node).is_first(cell) {
+                        Node::free_with_first(node);
+                    } else {
+                        if !cell.is_null() {
+                            Cell::free(cell);
+                        }
+                        Node::free(node);
                     }
-                    Node::free(node);
                 }
             }
             cur = next;

@@ -26,9 +26,23 @@
 //! changes only by CAS (a refresh, `persist`, or an expirer *claiming* it by CASing it to
 //! `EXPIRED`), so a refresh and an expiry of the same cell race on one word and exactly
 //! one of them wins.
+//!
+//! # The first cell lives in the node
+//! A node is allocated with its first cell inline (`Node::first`), so an insert makes one
+//! allocation and a lookup of a never-replaced value loads no second line. A later value
+//! gets a heap cell. The inline cell is retired like any other (when `val` moves away from
+//! it), but its memory is the node's, so the node may only be freed once both deferred
+//! destructors ran: the inline value's ([`Node::release_first`]) and the node's own
+//! ([`Node::free`]). They may run in either order, on any threads (each thread's garbage
+//! is collected on its own schedule). Each one, when done, swaps a mark into the inline
+//! cell's deadline word, a word nobody else reads or writes any more by then; the one
+//! that finds the other's mark deallocates. Real deadlines never take those two values
+//! ([`crate::clock::MIN_DEADLINE`]).
 
+use std::alloc::{self, Layout};
+use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
-use std::ptr;
+use std::ptr::{self, addr_of_mut};
 
 use crate::clock::{EXPIRED, NEVER};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
@@ -76,25 +90,61 @@ impl Link {
     }
 }
 
+/// Handshake mark in a retired inline cell's deadline: its value was dropped.
+const FIRST_DROPPED: u64 = 1;
+/// Handshake mark in a retired inline cell's deadline: the node's key was dropped.
+const NODE_DONE: u64 = 2;
+const _: () =
+    assert!(FIRST_DROPPED < crate::clock::MIN_DEADLINE && NODE_DONE < crate::clock::MIN_DEADLINE);
+
 /// A key-value entry of the list.
 #[repr(C)]
 pub(crate) struct Node<K, V> {
     /// Must stay the first field: `*mut Link` and `*mut Node` are cast into each other.
     pub(crate) link: Link,
-    /// The current cell, or null once the entry is tombstoned.
+    /// The current cell (at first [`Node::first`], later a heap cell), or null once the
+    /// entry is tombstoned.
     pub(crate) val: AtomicPtr<Cell<V>>,
     pub(crate) key: K,
+    /// The first cell, inline. Dropped by hand (see the module docs), hence
+    /// `ManuallyDrop`; `UnsafeCell` because its value is dropped in place through a
+    /// shared node.
+    first: UnsafeCell<ManuallyDrop<Cell<V>>>,
 }
 
 impl<K, V> Node<K, V> {
-    /// Allocates an unlinked node holding `cell`.
-    pub(crate) fn alloc(so: u64, key: K, cell: *mut Cell<V>) -> *mut Node<K, V> {
+    /// Allocates an unlinked node whose current cell is its inline first cell.
+    pub(crate) fn alloc(so: u64, key: K, value: V, deadline: u64) -> *mut Node<K, V> {
         debug_assert!(so & 1 == 1);
-        Box::into_raw(Box::new(Node {
+        let node = Box::into_raw(Box::new(Node {
             link: Link::new(so),
-            val: AtomicPtr::new(cell),
+            val: AtomicPtr::new(ptr::null_mut()),
             key,
-        }))
+            first: UnsafeCell::new(ManuallyDrop::new(Cell {
+                deadline: AtomicU64::new(deadline),
+                value,
+            })),
+        }));
+        // SAFETY: just allocated, ours. Relaxed: the node is published by a Release CAS.
+        unsafe { (*node).val.store(Node::first_ptr(node), Ordering::Relaxed) };
+        node
+    }
+
+    /// The inline first cell of `node`.
+    ///
+    /// # Safety
+    /// - `node` points to a node that is not deallocated.
+    #[inline]
+    unsafe fn first_ptr(node: *const Node<K, V>) -> *mut Cell<V> {
+        // SAFETY: caller: the node is allocated. `ManuallyDrop` is `repr(transparent)`.
+        unsafe { (*node).first.get() as *mut Cell<V> }
+    }
+
+    /// Whether `cell` is this node's inline first cell.
+    #[inline]
+    pub(crate) fn is_first(&self, cell: *const Cell<V>) -> bool {
+        // SAFETY: `self` is a live node.
+        ptr::eq(cell, unsafe { Node::first_ptr(self) })
     }
 
     /// Views a link as the entry it starts.
@@ -108,30 +158,63 @@ impl<K, V> Node<K, V> {
         unsafe { &*(link as *const Node<K, V>) }
     }
 
-    /// Frees a node that was never published, returning its key and cell to the caller.
+    /// Frees a node that was never published, returning its key, value and deadline.
     ///
     /// # Safety
-    /// - `node` came from [`Node::alloc`] and was never made reachable by other threads.
-    pub(crate) unsafe fn unpublish(node: *mut Node<K, V>) -> (K, *mut Cell<V>) {
-        // SAFETY: we own the allocation (caller); `ManuallyDrop` stops the key from being
-        // dropped twice, once here and once by the returned copy.
-        let node = ManuallyDrop::new(unsafe { Box::from_raw(node) });
-        // SAFETY: `node` is never used again, so reading the key out moves it.
-        let key = unsafe { ptr::read(&node.key) };
-        let cell = node.val.load(Ordering::Relaxed); // Relaxed: never shared.
-                                                     // SAFETY: same allocation, key already moved out; drop the rest without it.
-        unsafe { drop_box_without_key(ManuallyDrop::into_inner(node)) };
-        (key, cell)
+    /// - `node` came from [`Node::alloc`] and was never made reachable by other threads,
+    ///   so its current cell is still the inline one.
+    pub(crate) unsafe fn unpublish(node: *mut Node<K, V>) -> (K, V, u64) {
+        // SAFETY: we own the node (caller); each field is read out exactly once, and
+        // `dealloc` drops none of them again.
+        unsafe {
+            let first = Node::first_ptr(node);
+            let key = ptr::read(&(*node).key);
+            let value = ptr::read(&(*first).value);
+            let deadline = (*first).deadline();
+            Node::dealloc(node);
+            (key, value, deadline)
+        }
     }
 
-    /// Frees an unlinked node, dropping its key (its last cell was retired separately).
+    /// Deferred destructor of a retired inline first cell: drops its value, then frees
+    /// the node if [`Node::free`] already ran.
+    ///
+    /// # Safety
+    /// - `node`'s `val` moved away from its first cell, no guard can still read that cell,
+    ///   and this runs once per node.
+    pub(crate) unsafe fn release_first(node: *mut Node<K, V>) {
+        // SAFETY: nobody reads the first cell any more (caller), and the node memory is
+        // still allocated: only this function or `free`, whichever runs second, frees it.
+        unsafe {
+            let first = Node::first_ptr(node);
+            ptr::drop_in_place(addr_of_mut!((*first).value));
+            // AcqRel: pairs with the swap in `free`; the second of the two sees the
+            // other's drop done before it deallocates.
+            if (*first).deadline.swap(FIRST_DROPPED, Ordering::AcqRel) == NODE_DONE {
+                Node::dealloc(node);
+            }
+        }
+    }
+
+    /// Frees an unlinked node (deferred destructor of the unlink): drops its key, then
+    /// deallocates it if its first cell's value was dropped already.
     ///
     /// # Safety
     /// - `node` came from [`Node::alloc`], is unreachable, and no guard can still read it;
-    /// - its `val` is null, or the cell it points to is owned elsewhere.
+    /// - its first cell was retired (its `val` moved away from it): true of every node
+    ///   that was tombstoned, and only tombstoned nodes are unlinked. A heap cell that
+    ///   `val` may still hold is owned elsewhere.
     pub(crate) unsafe fn free(node: *mut Node<K, V>) {
-        // SAFETY: caller guarantees exclusive ownership of a `Box`-allocated node.
-        drop(unsafe { Box::from_raw(node) });
+        // SAFETY: nobody reads the node any more (caller); the first cell's deadline is
+        // touched only by `release_first` and us from now on.
+        unsafe {
+            ptr::drop_in_place(addr_of_mut!((*node).key));
+            let first = Node::first_ptr(node);
+            // AcqRel: see `release_first`.
+            if (*first).deadline.swap(NODE_DONE, Ordering::AcqRel) == FIRST_DROPPED {
+                Node::dealloc(node);
+            }
+        }
     }
 
     /// Like [`Node::free`], from the `*mut Link` that the list stores.
@@ -142,17 +225,36 @@ impl<K, V> Node<K, V> {
         // SAFETY: forwarded to the caller.
         unsafe { Node::<K, V>::free(link as *mut Node<K, V>) }
     }
-}
 
-/// Deallocates a boxed node whose key was already moved out.
-///
-/// # Safety
-/// - `node.key` was moved out with `ptr::read` and must not be dropped again.
-unsafe fn drop_box_without_key<K, V>(node: Box<Node<K, V>>) {
-    let raw = Box::into_raw(node);
-    // SAFETY: dealloc the box's memory as `ManuallyDrop<Node>` (same layout), which
-    // drops no field; `link` and `val` have no destructors of their own.
-    drop(unsafe { Box::from_raw(raw as *mut ManuallyDrop<Node<K, V>>) });
+    /// Frees a node whose first cell is still current (the map is being dropped): drops
+    /// key and value and deallocates.
+    ///
+    /// # Safety
+    /// - exclusive access to `node`, which came from [`Node::alloc`], and its `val` is its
+    ///   first cell.
+    pub(crate) unsafe fn free_with_first(node: *mut Node<K, V>) {
+        // SAFETY: caller: exclusive, nothing dropped yet.
+        unsafe {
+            ptr::drop_in_place(addr_of_mut!((*node).key));
+            ptr::drop_in_place(addr_of_mut!((*Node::first_ptr(node)).value));
+            Node::dealloc(node);
+        }
+    }
+
+    /// Deallocates `node` whose key and first value were dropped or moved out already.
+    ///
+    /// # Safety
+    /// - exclusive access to `node`, which came from [`Node::alloc`].
+    unsafe fn dealloc(node: *mut Node<K, V>) {
+        // SAFETY: caller. The atomics are dropped in place (no-ops with std; loom
+        // tracks them), then the memory goes back with the layout `Box` used.
+        unsafe {
+            ptr::drop_in_place(addr_of_mut!((*node).link));
+            ptr::drop_in_place(addr_of_mut!((*node).val));
+            ptr::drop_in_place(addr_of_mut!((*Node::first_ptr(node)).deadline));
+            alloc::dealloc(node as *mut u8, Layout::new::<Node<K, V>>());
+        }
+    }
 }
 
 /// An immutable value with its (CAS-only) deadline.
@@ -178,13 +280,15 @@ impl<V> Cell<V> {
         drop(unsafe { Box::from_raw(cell) });
     }
 
-    /// Takes the value back out of a cell that was never published.
+    /// Takes the value and deadline back out of a cell that was never published.
     ///
     /// # Safety
     /// - `cell` came from [`Cell::alloc`] and was never shared.
-    pub(crate) unsafe fn into_value(cell: *mut Cell<V>) -> V {
+    pub(crate) unsafe fn into_parts(cell: *mut Cell<V>) -> (V, u64) {
         // SAFETY: caller: exclusive ownership of the box.
-        unsafe { Box::from_raw(cell) }.value
+        let cell = unsafe { Box::from_raw(cell) };
+        let deadline = cell.deadline();
+        (cell.value, deadline)
     }
 
     /// The deadline as one atomic read.
