@@ -367,6 +367,32 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     /// The current number of buckets (diagnostics).
+    /// Gives back the memory the map holds beyond its entries: runs every pending
+    /// destructor of removed entries and values, and shrinks the bucket directory to the
+    /// current length (the map otherwise never shrinks it).
+    ///
+    /// It takes `&mut self`, so no thread may use the map meanwhile; it costs one walk
+    /// over the map. Entries that expired but were not purged yet still count: call
+    /// [`HashMap::purge_expired`] first to drop them.
+    ///
+    /// # Examples
+    /// ```
+    /// let mut map = ttlmap::HashMap::new();
+    /// for i in 0..10_000 {
+    ///     map.pin().insert(i, i);
+    /// }
+    /// map.pin().retain(|k, _| *k < 10);
+    /// map.shrink_to_fit();
+    /// assert_eq!(map.len(), 10);
+    /// assert_eq!(map.pin().get(&3), Some(&3));
+    /// ```
+    pub fn shrink_to_fit(&mut self) {
+        self.raw.shrink_to_fit();
+        // No guard of this map exists (`&mut self`): dropping the collector runs all of
+        // its pending destructors at once.
+        drop(std::mem::replace(&mut self.collector, Collector::new()));
+    }
+
     #[doc(hidden)]
     pub fn bucket_count(&self) -> usize {
         self.raw.buckets()

@@ -207,6 +207,39 @@ fn replaced_first_values_are_dropped_while_their_keys_stay() {
 }
 
 #[test]
+fn shrink_to_fit_drops_removed_entries_at_once_and_keeps_the_rest() {
+    let t = Tracker::new(10_000);
+    {
+        let mut map: Map<'_> = HashMap::new();
+        for i in 0..2_000 {
+            map.pin().insert(t.make(i), t.make(i));
+        }
+        // Replace some first values, remove half the keys.
+        for i in 0..500 {
+            map.pin().insert(t.make(i), t.make(i + 1));
+        }
+        {
+            let m = map.pin();
+            for i in (0..2_000).step_by(2) {
+                assert!(m.remove(&t.make(i)).is_some());
+            }
+        }
+        map.shrink_to_fit();
+        t.assert_no_double_drop();
+        // Everything removed or replaced is gone now: the map holds 1000 keys, 1000
+        // values, and the lookup keys made above were dropped at once.
+        assert_eq!(t.created() - t.dropped(), 2_000);
+        assert_eq!(map.len(), 1_000);
+        let m = map.pin();
+        for i in 0..2_000 {
+            let expect = (i % 2 == 1).then_some(if i < 500 { i + 1 } else { i });
+            assert_eq!(m.get(&t.make(i)).map(|v| v.k), expect, "key {i}");
+        }
+    }
+    t.assert_all_dropped_once();
+}
+
+#[test]
 fn remove_remove_entry_and_remove_if_drop_each_entry_once() {
     let t = Tracker::new(5000);
     {

@@ -86,6 +86,8 @@ enum Op {
     SetTtl(u8, u64),
     Persist(u8),
     PurgeExpired,
+    /// `HashMap::shrink_to_fit` (`&mut`, between handles).
+    ShrinkToFit,
     /// Keeps values not divisible by the modulus.
     Retain(u32),
     Clear,
@@ -139,13 +141,11 @@ impl Arbitrary for Op {
                 }
             }
             23 | 24 => Op::Advance(arb_ttl_ms(g)),
-            _ => {
-                if bool::arbitrary(g) {
-                    Op::Iter
-                } else {
-                    Op::Len
-                }
-            }
+            _ => match u8::arbitrary(g) % 5 {
+                0 => Op::ShrinkToFit,
+                1 | 2 => Op::Iter,
+                _ => Op::Len,
+            },
         }
     }
 }
@@ -228,12 +228,23 @@ fn run(ops: &[Op], default_ttl: Option<Duration>) {
     if let Some(t) = default_ttl {
         builder = builder.default_ttl(t);
     }
-    let map: HashMap<u8, u32> = builder.build();
+    let mut map: HashMap<u8, u32> = builder.build();
     let mut model = Model::new(default_ttl);
     let dttl = model.default_ttl;
 
     for (i, op) in ops.iter().enumerate() {
         let ctx = format!("op #{i}: {op:?} at t={}ns", model.now);
+        if let Op::ShrinkToFit = op {
+            // Nothing visible changes; `len` still counts unpurged expired entries.
+            let len = map.len();
+            map.shrink_to_fit();
+            assert_eq!(map.len(), len, "{ctx}");
+            assert!(
+                map.bucket_count() <= len.max(2).next_power_of_two(),
+                "{ctx}"
+            );
+            continue;
+        }
         // A fresh pinned handle per operation, as a user would.
         let m = map.pin();
         match *op {
@@ -444,6 +455,7 @@ fn run(ops: &[Op], default_ttl: Option<Duration>) {
                 }
                 assert_eq!(m.persist(&k), live, "{ctx}");
             }
+            Op::ShrinkToFit => unreachable!("handled before pinning"),
             Op::PurgeExpired => {
                 let before = m.len();
                 let purged = m.purge_expired();

@@ -55,3 +55,62 @@ fn expired_entries_are_unlinked_within_bucket_count_writes() {
         );
     }
 }
+
+#[test]
+fn shrink_to_fit_gives_buckets_back_and_keeps_every_entry() {
+    let mut map = ttlmap::HashMap::new();
+    for i in 0..10_000u64 {
+        map.pin().insert(i, i);
+    }
+    let grown = map.bucket_count();
+    assert!(grown >= 8_192, "{grown}");
+
+    // Keep 10 entries (and leave the removed ones' nodes to the shrink to free).
+    map.pin().retain(|k, _| *k % 1_000 == 0);
+    map.shrink_to_fit();
+    assert_eq!(map.bucket_count(), 16, "10 entries at load factor 1");
+    assert_eq!(map.len(), 10);
+    {
+        let m = map.pin();
+        let mut keys: Vec<u64> = m.keys().copied().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, (0..10).map(|i| i * 1_000).collect::<Vec<_>>());
+        for i in 0..10_000u64 {
+            assert_eq!(m.get(&i).is_some(), i % 1_000 == 0, "key {i}");
+        }
+    }
+
+    // Everything gone: two buckets, and the map grows again from there.
+    map.pin().clear();
+    map.shrink_to_fit();
+    assert_eq!(map.bucket_count(), 2);
+    assert!(map.is_empty());
+    for i in 0..1_000u64 {
+        assert_eq!(map.pin().insert(i, i + 1), None);
+    }
+    assert!(map.bucket_count() >= 512);
+    let m = map.pin();
+    assert!((0..1_000u64).all(|i| m.get(&i) == Some(&(i + 1))));
+    assert_eq!(m.iter().count(), 1_000);
+}
+
+#[test]
+fn shrink_to_fit_keeps_unpurged_expired_entries_until_purged() {
+    let clock = ttlmap::ManualClock::new();
+    let mut map = ttlmap::HashMap::builder().clock(clock.clone()).build();
+    for i in 0..100u64 {
+        map.pin()
+            .insert_with_ttl(i, i, std::time::Duration::from_secs(1 + i % 2));
+    }
+    clock.advance(std::time::Duration::from_millis(1_500));
+    map.shrink_to_fit();
+    // The 50 expired entries still count until purged, but none is visible.
+    assert_eq!(map.len(), 100);
+    assert_eq!(map.pin().iter().count(), 50);
+    assert_eq!(map.purge_expired(), 50);
+    map.shrink_to_fit();
+    assert_eq!(map.len(), 50);
+    assert_eq!(map.bucket_count(), 64);
+    let m = map.pin();
+    assert!((0..100u64).all(|i| m.get(&i).is_some() == (i % 2 == 1)));
+}

@@ -814,6 +814,41 @@ impl<K, V> RawMap<K, V> {
         }
     }
 
+    /// Rebuilds the directory for the current length (exclusive access): frees the
+    /// entries that are deleted but still linked, and every bucket beyond
+    /// `len / LOAD_FACTOR` (rounded up to a power of two, at least 2). The bucket count
+    /// otherwise never shrinks.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        // `&mut self`: no guard exists, so the list is ours to relink (Relaxed loads).
+        let mut entries = Vec::new();
+        let mut cur = untagged(self.dir.head().next.load(Ordering::Relaxed));
+        while !cur.is_null() {
+            // SAFETY: reachable, hence not freed, and exclusively ours.
+            let link = unsafe { &*cur };
+            let next = untagged(link.next.load(Ordering::Relaxed));
+            if link.is_entry() {
+                // SAFETY: an entry's link starts its node.
+                let node = unsafe { Node::<K, V>::from_link(cur) };
+                if node.val.load(Ordering::Relaxed).is_null() {
+                    // SAFETY: tombstoned (its last cell retired, its length decremented)
+                    // and now unlinked by us; nobody can read it.
+                    unsafe { Node::<K, V>::free_link(cur) };
+                } else {
+                    entries.push(cur);
+                }
+            }
+            cur = next;
+        }
+        let size = self.size.load(Ordering::Relaxed);
+        let buckets = (entries.len() / LOAD_FACTOR)
+            .clamp(2, size)
+            .next_power_of_two();
+        // The old directory goes (its segments freed); the entries move to the new one.
+        self.dir = Directory::with_entries(buckets, &entries);
+        self.size.store(buckets, Ordering::Relaxed);
+        self.sweep_cursor.store(0, Ordering::Relaxed);
+    }
+
     /// Deletes every entry, live or expired.
     pub(crate) fn clear<G: RawGuard>(&self, guard: &G) {
         self.retain_raw(|_, _| false, guard);
@@ -1020,18 +1055,22 @@ impl<K, V> Drop for RawMap<K, V> {
         // `&mut self`: no guard exists, so nothing else reads the list. Free every node
         // still linked and its cell; unlinked nodes were retired and are freed by the
         // collector (which the map drops after this).
-        // Relaxed: exclusive access.
-        let mut cur = untagged(self.dir.head().next.load(Ordering::Relaxed));
-        while !cur.is_null() {
-            // SAFETY: reachable, hence not retired, and exclusively ours now.
-            let link = unsafe { &*cur };
-            let next = untagged(link.next.load(Ordering::Relaxed));
-            if link.is_entry() {
-                // SAFETY: an entry node; its cell (if any) is current, hence owned by it.
-                // A first cell that is no longer current was retired, and its handshake
-                // with `Node::free` runs when the collector is dropped.
+        //
+        // Sentinel by sentinel in memory order rather than along the list (whose split
+        // order interleaves the directory's segments): every entry sits in the chain
+        // behind exactly one linked sentinel, the closest before it.
+        for sentinel in self.dir.linked() {
+            // Relaxed: exclusive access.
+            let mut cur = sentinel.next.load(Ordering::Relaxed);
+            while !untagged(cur).is_null() && !to_sentinel(cur) {
+                let node = untagged(cur) as *mut Node<K, V>;
+                // SAFETY: reachable, hence not retired, and exclusively ours now; an
+                // entry, since the pointer is not tagged `SENT`. Its cell (if any) is
+                // current, hence owned by it; a first cell that is no longer current was
+                // retired, and its handshake with `Node::free` runs when the collector
+                // is dropped.
                 unsafe {
-                    let node = cur as *mut Node<K, V>;
+                    cur = (*node).link.next.load(Ordering::Relaxed);
                     let cell = (*node).val.load(Ordering::Relaxed);
                     if (*node).is_first(cell) {
                         Node::free_with_first(node);
@@ -1043,7 +1082,6 @@ impl<K, V> Drop for RawMap<K, V> {
                     }
                 }
             }
-            cur = next;
         }
     }
 }
