@@ -218,6 +218,73 @@ fn readers_never_miss_stable_keys_while_table_grows_100x() {
 
 /// Insert/remove/expire churn from `writers` threads while another thread advances a
 /// manual clock; then, quiescent, the map must be self-consistent.
+/// Iterators (and `retain`) walk bucket by bucket over a snapshot of the bucket count;
+/// growth during the walk must not make them skip or repeat an entry that stays put.
+#[test]
+fn iterators_yield_each_stable_key_once_while_table_grows_and_churns() {
+    const STABLE: u64 = 1_000;
+    let map = HashMap::new();
+    // Stable keys are even; the writer adds odd keys and removes some of them again.
+    for k in 0..STABLE {
+        map.pin().insert(k * 2, k);
+    }
+    let done = AtomicBool::new(false);
+    let passes = AtomicUsize::new(0);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _done = SetOnDrop(&done);
+            for k in 0..STABLE * 60 {
+                let m = map.pin();
+                m.insert(k * 2 + 1, k);
+                if k % 3 == 0 {
+                    m.remove(&(k * 2 + 1));
+                }
+            }
+        });
+        s.spawn(|| loop {
+            let finished = done.load(Ordering::SeqCst);
+            let mut seen = vec![0u8; STABLE as usize];
+            let m = map.pin();
+            for (k, v) in m.iter() {
+                if k % 2 == 0 {
+                    assert_eq!(*v, k / 2);
+                    seen[(k / 2) as usize] += 1;
+                }
+            }
+            // `retain` walks the same way: it must offer each stable key once too.
+            let mut offered = vec![0u8; STABLE as usize];
+            m.retain(|k, _| {
+                if k % 2 == 0 {
+                    offered[(k / 2) as usize] += 1;
+                }
+                true
+            });
+            for k in 0..STABLE as usize {
+                assert_eq!(
+                    seen[k],
+                    1,
+                    "iter saw stable key {} {} times",
+                    k * 2,
+                    seen[k]
+                );
+                assert_eq!(
+                    offered[k],
+                    1,
+                    "retain offered key {} {} times",
+                    k * 2,
+                    offered[k]
+                );
+            }
+            passes.fetch_add(1, Ordering::Relaxed);
+            if finished {
+                break;
+            }
+        });
+    });
+    assert!(passes.load(Ordering::Relaxed) >= 2);
+    assert!(map.bucket_count() >= 64 * 1024, "the table did not grow");
+}
+
 fn churn(writers: usize, iters: usize, keys: u64) {
     let clock = ManualClock::new();
     let map: HashMap<u64, u64> = HashMap::builder().clock(clock.clone()).build();

@@ -151,3 +151,34 @@ fn growth_concurrent_inserts() {
         assert_eq!(m.len(), 5);
     });
 }
+
+/// An iterator walks bucket by bucket over the bucket count it read first, while another
+/// thread doubles the table and links bucket 3's sentinel (and key 3) into bucket 1's
+/// interval: keys 0 and 1, present throughout, come out exactly once, and nothing twice.
+#[test]
+fn iter_across_growth() {
+    model("iter_across_growth", 2, || {
+        let clock = ManualClock::new();
+        let map = grown(&[0, 1], &clock);
+        let m2 = map.clone();
+        let t = thread::spawn(move || {
+            let m = m2.pin();
+            assert_eq!(val(m.insert(4, Val::new(40))), None);
+            assert_eq!(val(m.insert(3, Val::new(30))), None);
+        });
+        {
+            let m = map.pin();
+            let mut keys: Vec<u64> = m.keys().copied().collect();
+            keys.sort_unstable();
+            let before = keys.len();
+            keys.dedup();
+            assert_eq!(keys.len(), before, "a key came out twice: {keys:?}");
+            assert!(keys.starts_with(&[0, 1]), "{keys:?}");
+        }
+        t.join().unwrap();
+        let m = map.pin();
+        let mut keys: Vec<u64> = m.keys().copied().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, [0, 1, 3, 4]);
+    });
+}

@@ -55,7 +55,7 @@ impl<K, V> RawMap<K, V> {
     ) -> usize {
         let lo = so_bucket(b);
         let span = 1u64 << (u64::BITS - size.trailing_zeros());
-        let start = self.sweep_start(b);
+        let start = self.sweep_start(b, size);
         self.sweep_range(start, lo, lo.checked_add(span), now, guard)
     }
 

@@ -66,6 +66,7 @@ mod counter;
 mod directory;
 mod expiry;
 mod node;
+mod walk;
 
 use std::borrow::Borrow;
 use std::marker::PhantomData;
@@ -78,6 +79,7 @@ use self::node::{
     BUSY, SENT,
 };
 pub(crate) use self::node::{Cell, Node};
+use self::walk::Walk;
 use crate::clock::{Clock, NEVER};
 use crate::reclaim::RawGuard;
 use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
@@ -309,7 +311,13 @@ impl<K, V> RawMap<K, V> {
     fn read_start(&self, hash: u64) -> Start<'_> {
         // Relaxed: see `start`.
         let size = self.size.load(Ordering::Relaxed);
-        let mut b = (hash as usize) & (size - 1);
+        self.start_at((hash as usize) & (size - 1), size)
+    }
+
+    /// Where a walk of bucket `b` of a table of `size` buckets starts: its sentinel if
+    /// ready, else its nearest ready ancestor's (never writes).
+    #[inline]
+    fn start_at(&self, mut b: usize, size: usize) -> Start<'_> {
         let mut own_size = size;
         loop {
             if let Some(link) = self.dir.ready_bucket(b) {
@@ -321,8 +329,8 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// The sentinel to start a sweep of bucket `b` from (see `read_start`).
-    pub(super) fn sweep_start(&self, b: usize) -> &Link {
-        self.read_start(b as u64).link
+    pub(super) fn sweep_start(&self, b: usize, size: usize) -> &Link {
+        self.start_at(b, size).link
     }
 
     #[cold]
@@ -861,74 +869,52 @@ impl<K, V> RawMap<K, V> {
         F: FnMut(&Node<K, V>, &Cell<V>) -> bool,
         G: RawGuard,
     {
-        // Acquire: see `find`.
-        let mut cur = untagged(self.dir.head().next.load(Ordering::Acquire));
-        while !cur.is_null() {
-            // SAFETY: loaded under `guard`; see `find`.
-            let link = unsafe { &*cur };
-            if link.is_entry() {
-                // SAFETY: an entry's link starts a live `Node`.
-                let node = unsafe { Node::<K, V>::from_link(cur) };
-                loop {
-                    // Acquire: pairs with the CAS that installed the cell.
-                    let cell = node.val.load(Ordering::Acquire);
-                    if cell.is_null() {
-                        break;
-                    }
-                    // SAFETY: current under `guard`.
-                    let cell = unsafe { &*cell };
-                    if keep(node, cell) || self.remove_cell(node, cell, guard) {
-                        break;
-                    }
+        for node in self.walk(guard) {
+            loop {
+                // Acquire: pairs with the CAS that installed the cell.
+                let cell = node.val.load(Ordering::Acquire);
+                if cell.is_null() {
+                    break;
+                }
+                // SAFETY: current under `guard`.
+                let cell = unsafe { &*cell };
+                if keep(node, cell) || self.remove_cell(node, cell, guard) {
+                    break;
                 }
             }
-            // Acquire: as above. A marked `next` still leads forward.
-            cur = untagged(link.next.load(Ordering::Acquire));
         }
     }
 
-    /// A weakly consistent walk over the live entries.
+    /// A weakly consistent walk over the live entries (see [`Walk`]).
     pub(crate) fn iter<'g, G: RawGuard>(
         &'g self,
         clock: &'g Clock,
-        _guard: &'g G,
+        guard: &'g G,
     ) -> Iter<'g, K, V> {
         Iter {
-            // Acquire: see `find`.
-            cur: untagged(self.dir.head().next.load(Ordering::Acquire)),
+            walk: self.walk(guard),
             now: Now::new(clock),
-            _marker: PhantomData,
         }
     }
 }
 
 /// Iterator over live entries; see `RawMap::iter`.
 pub(crate) struct Iter<'g, K, V> {
-    cur: *mut Link,
+    walk: Walk<'g, K, V>,
     now: Now<'g>,
-    _marker: PhantomData<&'g Node<K, V>>,
 }
 
 impl<'g, K, V> Iterator for Iter<'g, K, V> {
     type Item = (&'g K, &'g Cell<V>);
 
     fn next(&mut self) -> Option<(&'g K, &'g Cell<V>)> {
-        while !self.cur.is_null() {
-            // SAFETY: loaded under the guard that `'g` borrows; see `find`.
-            let link = unsafe { &*self.cur };
-            // Acquire: see `find`. A marked `next` still leads forward (it is frozen).
-            self.cur = untagged(link.next.load(Ordering::Acquire));
-            if !link.is_entry() {
-                continue;
-            }
-            // SAFETY: an entry's link starts a live `Node`.
-            let node = unsafe { Node::<K, V>::from_link(link) };
+        for node in self.walk.by_ref() {
             // Acquire: pairs with the CAS that installed the cell.
             let cell = node.val.load(Ordering::Acquire);
             if cell.is_null() {
                 continue;
             }
-            // SAFETY: current under the guard.
+            // SAFETY: current under the guard that `'g` borrows.
             let cell: &'g Cell<V> = unsafe { &*cell };
             if cell.is_live(&mut || self.now.get()) {
                 return Some((&node.key, cell));
