@@ -75,6 +75,15 @@
 //! waits for a resize. Entries without a deadline never read the clock. See
 //! `BENCHMARKS.md` in the repository for measurements against the peers.
 //!
+//! - A capacity hint ([`HashMap::with_capacity`], [`HashMapBuilder::capacity`]) links
+//!   that many buckets when the map is built (16 bytes each, up to 2^22 buckets), so
+//!   that no lookup has to fall back to a coarser bucket while the map fills up.
+//! - Each entry is one allocation (its first value is stored inline); a replaced value
+//!   gets one more, freed when no pinned handle can still read the old one.
+//! - Iteration, `retain` and `clear` take time proportional to the bucket count plus the
+//!   length. The bucket count only grows with the map, but
+//!   [`HashMap::shrink_to_fit`] gives the buckets back (it needs `&mut`).
+//!
 //! # Panics in user code
 //! A panic in `Hash`, `Eq` or a closure passed to `update`, `get_or_insert_with`,
 //! `compute`, `retain` and friends leaves the map consistent and leaks nothing. A
