@@ -34,6 +34,11 @@ pub trait BenchMap: Send + Sync + 'static {
     fn maintain(&self) -> bool {
         false
     }
+    /// Gives memory back with exclusive access (`shrink_to_fit`), if the map can;
+    /// returns whether it can.
+    fn shrink(&mut self) -> bool {
+        false
+    }
 }
 
 /// `ttlmap::HashMap` (entries without TTL).
@@ -66,6 +71,10 @@ impl BenchMap for TtlMap {
         self.0.purge_expired();
         true
     }
+    fn shrink(&mut self) -> bool {
+        self.0.shrink_to_fit();
+        true
+    }
 }
 
 /// `std::sync::Mutex<std::collections::HashMap>`.
@@ -93,6 +102,10 @@ impl BenchMap for MutexMap {
     }
     fn update(&self, k: &u64) -> bool {
         self.0.lock().unwrap().get_mut(k).map(|v| *v += 1).is_some()
+    }
+    fn shrink(&mut self) -> bool {
+        self.0.get_mut().unwrap().shrink_to_fit();
+        true
     }
 }
 
@@ -127,6 +140,10 @@ impl BenchMap for RwLockMap {
             .map(|v| *v += 1)
             .is_some()
     }
+    fn shrink(&mut self) -> bool {
+        self.0.get_mut().unwrap().shrink_to_fit();
+        true
+    }
 }
 
 /// `dashmap::DashMap`.
@@ -154,6 +171,10 @@ impl BenchMap for DashMap {
     }
     fn update(&self, k: &u64) -> bool {
         self.0.get_mut(k).map(|mut v| *v += 1).is_some()
+    }
+    fn shrink(&mut self) -> bool {
+        self.0.shrink_to_fit();
+        true
     }
 }
 

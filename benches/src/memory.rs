@@ -30,7 +30,8 @@ impl<M: BenchMap> MemSubject for M {
         BenchMap::remove(self, k);
     }
     fn maintain(&mut self) -> bool {
-        BenchMap::maintain(self)
+        let maintained = BenchMap::maintain(self);
+        BenchMap::shrink(self) || maintained
     }
 }
 
@@ -46,7 +47,8 @@ impl MemSubject for StdHashMap<u64, u64, Hasher> {
         StdHashMap::remove(self, k);
     }
     fn maintain(&mut self) -> bool {
-        false
+        self.shrink_to_fit();
+        true
     }
 }
 
@@ -124,7 +126,9 @@ pub fn run(cfg: &Config, charts: &Charts) -> Section {
         "Live heap bytes counted by a `#[global_allocator]` wrapping `System` (sum of \
          `layout.size()`, not allocator overhead). {n} distinct u64 → u64 inserts with no \
          capacity hint, then every key removed, then (maps that have one) the explicit clean-up \
-         — `purge_expired()` for ttlmap, `run_pending_tasks()` for moka — then the map dropped. \
+         — `purge_expired()` and `shrink_to_fit()` for ttlmap, `run_pending_tasks()` for \
+         moka, `shrink_to_fit()` for std's map, also behind `Mutex`/`RwLock`, and dashmap \
+         — then the map dropped. \
          Memory is deterministic enough that one repetition is run. A few bytes (±) after \
          drop come from process-wide deferred reclamation (epoch garbage of earlier maps freed \
          during this measurement, or freed later)."
