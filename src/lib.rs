@@ -54,9 +54,9 @@
 //!
 //! **Reclamation of expired entries.** Reads never write, so expired entries are
 //! unlinked by writers: every write of a map that has seen a deadline sweeps one bucket
-//! of the table, so an entry that expired is unlinked within `bucket count` writes (the
-//! bucket count is at most twice the map's peak length, or its capacity hint), with
-//! no background thread. [`purge_expired`](HashMapRef::purge_expired) unlinks all of them
+//! of the table (up to four while it keeps finding expired entries), so an entry that
+//! expired is unlinked within `bucket count` writes (the bucket count is at most twice
+//! the map's peak length, or its capacity hint), with no background thread. [`purge_expired`](HashMapRef::purge_expired) unlinks all of them
 //! at once. A refresh ([`set_ttl`](HashMapRef::set_ttl), [`persist`](HashMapRef::persist))
 //! and an expiry of the same entry are decided by one CAS, so a refresh that reported
 //! success is never lost.

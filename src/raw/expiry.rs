@@ -9,7 +9,7 @@
 //! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
 
 use super::node::{is_marked, so_bucket, untagged, Link, Node};
-use super::{Now, RawMap, SWEEP_BUCKETS_PER_WRITE};
+use super::{Now, RawMap, MAX_SWEEP_BUCKETS_PER_WRITE};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
 
@@ -28,13 +28,13 @@ impl<K, V> RawMap<K, V> {
     fn sweep_buckets<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) {
         // Relaxed: any bucket count gives a correct range; see `start`.
         let size = self.size.load(Ordering::Relaxed);
-        // Relaxed: the cursor only spreads the work; its RMW gives each writer its own
-        // buckets, and every bucket is visited once per `size` increments.
-        let first = self
-            .sweep_cursor
-            .fetch_add(SWEEP_BUCKETS_PER_WRITE, Ordering::Relaxed);
-        for i in 0..SWEEP_BUCKETS_PER_WRITE {
-            self.sweep_bucket(first.wrapping_add(i) & (size - 1), size, now, guard);
+        for _ in 0..MAX_SWEEP_BUCKETS_PER_WRITE {
+            // Relaxed: the cursor only spreads the work; its RMW gives each writer its
+            // own bucket, and every bucket is visited once per `size` increments.
+            let b = self.sweep_cursor.fetch_add(1, Ordering::Relaxed) & (size - 1);
+            if self.sweep_bucket(b, size, now, guard) == 0 {
+                break;
+            }
         }
     }
 

@@ -48,13 +48,15 @@
 //! cell in between (the RMW in the refresh's check is what makes the two see each other:
 //! loom model `update_vs_set_ttl`).
 //!
-//! **Sweeping.** Each write of a map that has ever seen a deadline sweeps
-//! [`SWEEP_BUCKETS_PER_WRITE`] buckets, in cursor order, unlinking the expired entries
-//! in them. A bucket is swept as the interval of split-order keys it covers (entered
-//! from its nearest ready ancestor if it has no sentinel yet), so a full cycle covers
-//! every entry once even while buckets are being initialised, and an entry that expired
-//! at time t is unlinked by at most `size / SWEEP_BUCKETS_PER_WRITE` writes after t
-//! (counting the writes of all threads). The bucket count doubles only once the length exceeds `LOAD_FACTOR · size`
+//! **Sweeping.** Each write of a map whose clock reached the earliest deadline ever
+//! written sweeps one bucket, in cursor order, unlinking the expired entries in it, and
+//! goes on to the next bucket while the last one held any, up to
+//! [`MAX_SWEEP_BUCKETS_PER_WRITE`] (so a mass expiry is cleaned up several times faster,
+//! while a write in a map with nothing to reclaim pays for one bucket). A bucket is
+//! swept as the interval of split-order keys it covers (entered from its nearest ready
+//! ancestor if it has no sentinel yet), so a full cycle covers every entry once even
+//! while buckets are being initialised, and an entry that expired at time t is unlinked
+//! by at most `size` writes after t (counting the writes of all threads). The bucket count doubles only once the length exceeds `LOAD_FACTOR · size`
 //! (`LOAD_FACTOR` = 1), so `size ≤ max(2 · peak length, capacity hint)`: with one bucket
 //! per write, an expired entry is unlinked within two peak lengths of writes.
 //!
@@ -87,8 +89,9 @@ use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 /// Entries per bucket before the bucket count doubles: chains of 0.5–1 entries. (2 cost
 /// 55% more per hit at 1M keys; 1 costs 8.4 more bytes per entry and ~20% per insert.)
 const LOAD_FACTOR: usize = 1;
-/// How many buckets each write sweeps for expired entries.
-pub(crate) const SWEEP_BUCKETS_PER_WRITE: usize = 1;
+/// At most how many buckets one write sweeps for expired entries (it stops after the
+/// first bucket that held none).
+pub(crate) const MAX_SWEEP_BUCKETS_PER_WRITE: usize = 4;
 /// A capacity hint never asks for more buckets than this (2^22 ≈ 100 MiB of sentinels
 /// at most); the table still grows past it on demand.
 const MAX_HINT_BUCKETS: usize = 1 << 22;
