@@ -355,7 +355,10 @@ impl<K, V, S> HashMap<K, V, S> {
         for first in (0..size).step_by(CHUNK) {
             let guard = self.collector.pin();
             for b in first..(first + CHUNK).min(size) {
-                removed += self.raw.sweep_bucket(b, size, &mut now, guard.epoch());
+                removed += self
+                    .raw
+                    .sweep_bucket(b, size, &mut now, guard.epoch())
+                    .removed;
             }
         }
         // Each tombstoned entry retired a node and a cell; crossbeam frees at most 8

@@ -8,10 +8,17 @@
 //! Sweeping an entry means: claim its cell's deadline (so that no refresh can revive
 //! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
 
-use super::node::{is_marked, so_bucket, untagged, Link, Node};
-use super::{Now, RawMap, MAX_SWEEP_BUCKETS_PER_WRITE};
+use super::node::{is_marked, so_bucket, untagged, Node};
+use super::{Now, RawMap, Start, MAX_SWEEP_BUCKETS_PER_WRITE};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
+
+/// What sweeping a range found: entries it tombstoned, and entries it left (live, or
+/// tombstoned by someone else meanwhile).
+pub(crate) struct Swept {
+    pub(crate) removed: usize,
+    pub(crate) live: usize,
+}
 
 impl<K, V> RawMap<K, V> {
     /// The incremental sweep: a write's share of the work.
@@ -32,14 +39,16 @@ impl<K, V> RawMap<K, V> {
             // Relaxed: the cursor only spreads the work; its RMW gives each writer its
             // own bucket, and every bucket is visited once per `size` increments.
             let b = self.sweep_cursor.fetch_add(1, Ordering::Relaxed) & (size - 1);
-            if self.sweep_bucket(b, size, now, guard) == 0 {
+            let swept = self.sweep_bucket(b, size, now, guard);
+            // Go on while there is garbage about (or the bucket was empty, which was
+            // cheap); stop at the first bucket of entries that are all live.
+            if swept.removed == 0 && swept.live > 0 {
                 break;
             }
         }
     }
 
-    /// Sweeps bucket `b` of a table of `size` buckets; returns how many entries it
-    /// tombstoned.
+    /// Sweeps bucket `b` of a table of `size` buckets.
     ///
     /// Bucket b's entries are exactly those with `so` in [lo, lo + span): sweep that
     /// interval, from b's sentinel or (if b is not initialised) from its nearest ready
@@ -52,41 +61,48 @@ impl<K, V> RawMap<K, V> {
         size: usize,
         now: &mut Now<'_>,
         guard: &G,
-    ) -> usize {
+    ) -> Swept {
         let lo = so_bucket(b);
         let span = 1u64 << (u64::BITS - size.trailing_zeros());
-        let start = self.sweep_start(b, size);
+        let start = self.start_at(b, size);
         self.sweep_range(start, lo, lo.checked_add(span), now, guard)
     }
 
     /// Unlinks every entry that is expired at the clock reading of `now`.
     pub(crate) fn purge_expired<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) -> usize {
-        self.sweep_range(self.dir.head(), 0, None, now, guard)
+        let start = Start {
+            link: self.dir.head(),
+            own_size: 0,
+        };
+        self.sweep_range(start, 0, None, now, guard).removed
     }
 
     /// Sweeps the entries with `so` in `[lo, hi)` (to the end if `hi` is `None`),
-    /// walking from sentinel `start`, which sorts at or before `lo`. Returns how many
-    /// entries it tombstoned.
+    /// walking from `start`, which sorts at or before `lo` (and ends the walk at a
+    /// sentinel without loading it when it is `lo`'s own bucket: see [`Start`]).
     fn sweep_range<G: RawGuard>(
         &self,
-        start: &Link,
+        start: Start<'_>,
         lo: u64,
         hi: Option<u64>,
         now: &mut Now<'_>,
         guard: &G,
-    ) -> usize {
-        debug_assert!(start.so <= lo);
-        let mut removed = 0;
+    ) -> Swept {
+        debug_assert!(start.link.so <= lo);
+        let mut swept = Swept {
+            removed: 0,
+            live: 0,
+        };
         // Where to restart after a failed unlink: the last sentinel passed (never marked).
-        let mut anchor = start;
+        let mut anchor = start.link;
         'retry: loop {
             let mut prev = &anchor.next;
             // Acquire: see `find`. As there, `prev_val` is `prev`'s raw value.
             let mut prev_val = prev.load(Ordering::Acquire);
             loop {
                 let cur = untagged(prev_val);
-                if cur.is_null() {
-                    return removed;
+                if cur.is_null() || start.ends_at(prev_val, &self.size) {
+                    return swept;
                 }
                 // SAFETY: loaded under `guard` from a reachable node; see `find`.
                 let link = unsafe { &*cur };
@@ -100,7 +116,7 @@ impl<K, V> RawMap<K, V> {
                     continue;
                 }
                 if hi.is_some_and(|hi| link.so >= hi) {
-                    return removed;
+                    return swept;
                 }
                 if !link.is_entry() {
                     anchor = link;
@@ -108,10 +124,11 @@ impl<K, V> RawMap<K, V> {
                     // SAFETY: an entry's link starts a live `Node`.
                     let node = unsafe { Node::<K, V>::from_link(cur) };
                     if self.reap(node, now, guard) {
-                        removed += 1;
+                        swept.removed += 1;
                         // `next` is marked now: go round again to unlink it.
                         continue;
                     }
+                    swept.live += 1;
                 }
                 prev = &link.next;
                 prev_val = next;

@@ -331,11 +331,6 @@ impl<K, V> RawMap<K, V> {
         }
     }
 
-    /// The sentinel to start a sweep of bucket `b` from (see `read_start`).
-    pub(super) fn sweep_start(&self, b: usize, size: usize) -> &Link {
-        self.start_at(b, size).link
-    }
-
     #[cold]
     #[inline(never)]
     fn init_bucket<G: RawGuard>(&self, b: usize, guard: &G) -> &Link {
