@@ -116,15 +116,20 @@ impl MapVisitor for Run<'_, '_> {
                     )
                 }),
                 // Present keys out of a map holding n (it holds > 0 keys while timed).
+                // Always whole batches of n removes, scaled to the iterations asked for:
+                // the first removes out of a freshly built map are not representative,
+                // and with a slow setup criterion would otherwise time only a few dozen.
                 Op::Remove => b.iter_custom(|iters| {
-                    batched(
-                        iters,
+                    let batches = iters.div_ceil(n);
+                    let total = batched(
+                        batches * n,
                         n,
                         || prefilled::<M>(n),
                         |m, i| {
                             black_box(m.remove(&key(i)));
                         },
-                    )
+                    );
+                    total.mul_f64(iters as f64 / (batches * n) as f64)
                 }),
             });
     }
