@@ -178,9 +178,11 @@ impl Directory {
         bucket.is_ready().then_some(bucket)
     }
 
-    /// Every sentinel that was ever linked into the list, in memory order. Only for
-    /// exclusive access (`&mut`): with none, a sentinel may be linked but not yet ready.
-    pub(crate) fn linked(&mut self) -> impl Iterator<Item = &Link> + '_ {
+    /// Every ready sentinel, in memory order: with exclusive access (`&mut`), exactly the
+    /// sentinels linked into the list. A claimed sentinel whose linking was cut short (a
+    /// user destructor that panicked while its initialiser collected garbage) stays
+    /// `BUSY` and may hold a successor without being linked: it is skipped.
+    pub(crate) fn ready(&mut self) -> impl Iterator<Item = &Link> + '_ {
         self.segments.iter().enumerate().flat_map(|(seg, slot)| {
             // Relaxed: `&mut self`, no concurrent access.
             let base = slot.load(Ordering::Relaxed);
@@ -189,8 +191,8 @@ impl Directory {
                 // SAFETY: `off < len`, inside a published segment that lives as long as
                 // the directory.
                 .map(move |off| unsafe { &*base.add(off) })
-                // Relaxed: as above.
-                .filter(|link| link.next.load(Ordering::Relaxed).addr() != UNINIT)
+                // Relaxed: as above. (`UNINIT` is `BUSY` too.)
+                .filter(|link| !is_busy(link.next.load(Ordering::Relaxed)))
         })
     }
 

@@ -20,7 +20,8 @@
 //!
 //! **Lookups** read `next` pointers with Acquire, compare `so` first (and stop at the
 //! first larger one, or, walking from their own bucket, at the first pointer to another
-//! bucket's sentinel while the bucket count is unchanged: see [`Start`]), compare keys only on equal `so`, never write and never help. Every
+//! bucket's sentinel while the bucket count is unchanged: see [`Start`]), compare keys
+//! only on equal `so`, never write and never help. Every
 //! node a lookup visits was reachable at some moment during the lookup (the hindsight
 //! lemma, O'Hearn et al., PODC 2010), so the answer is that of some moment inside the
 //! call: linearizable. A value counts only if its node's `val` is a cell that is live at
@@ -56,9 +57,10 @@
 //! swept as the interval of split-order keys it covers (entered from its nearest ready
 //! ancestor if it has no sentinel yet), so a full cycle covers every entry once even
 //! while buckets are being initialised, and an entry that expired at time t is unlinked
-//! by at most `size` writes after t (counting the writes of all threads). The bucket count doubles only once the length exceeds `LOAD_FACTOR · size`
-//! (`LOAD_FACTOR` = 1), so `size ≤ max(2 · peak length, capacity hint)`: with one bucket
-//! per write, an expired entry is unlinked within two peak lengths of writes.
+//! by at most `size` writes after t (counting the writes of all threads). The bucket
+//! count doubles only once the length exceeds `LOAD_FACTOR · size` (`LOAD_FACTOR` = 1),
+//! so `size ≤ max(2 · peak length, capacity hint)`: an expired entry is unlinked within
+//! two peak lengths of writes.
 //!
 //! **Reclamation.** Unlinked nodes and replaced or tombstoned cells are retired to the
 //! map's epoch collector (`reclaim.rs`) and freed once no guard that could have read
@@ -635,10 +637,12 @@ impl<K, V> RawMap<K, V> {
                 .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
             {
                 Ok(_) => {
-                    pending.published();
                     // SAFETY: our CAS made `cur` unreachable for new guards, and only the
                     // CAS that replaces a cell retires it.
                     unsafe { self.retire_cell(node, cur, guard) };
+                    // Drops the spare key, last: a panicking `K::drop` must not stop the
+                    // retirement above.
+                    pending.published();
                     return Some(Inserted::Replaced {
                         node,
                         old: live.then_some(cur_cell),
@@ -658,7 +662,9 @@ impl<K, V> RawMap<K, V> {
     /// - `cell` was `node`'s current cell until our CAS, so it is retired exactly once.
     unsafe fn retire_cell<G: RawGuard>(&self, node: &Node<K, V>, cell: *mut Cell<V>, guard: &G) {
         if node.is_first(cell) {
-            let node = node as *const Node<K, V> as *mut Node<K, V>;
+            // SAFETY: `cell` is `node`'s first cell, as `Node::alloc` stored it in `val`
+            // (with the whole node's provenance: `release_first` may free the node).
+            let node = unsafe { Node::<K, V>::of_first(cell) };
             // SAFETY: the first cell is unreachable for new guards (caller); the node is
             // not: `release_first` touches only the cell until `Node::free` ran too.
             unsafe { guard.retire(node, Node::release_first) };
@@ -694,10 +700,11 @@ impl<K, V> RawMap<K, V> {
             .val
             .compare_exchange(cur_ptr, new, Ordering::AcqRel, Ordering::Acquire)
         {
-            Ok(_) => {
+            Ok(old) => {
                 // SAFETY: our CAS made `cur` unreachable for new guards; only the CAS
-                // that replaces a cell retires it.
-                unsafe { self.retire_cell(node, cur_ptr, guard) };
+                // that replaces a cell retires it. `old` is the pointer `val` held (the
+                // allocation's provenance; `cur_ptr` comes from a reference).
+                unsafe { self.retire_cell(node, old, guard) };
                 // SAFETY: published by us; retired only after our guard.
                 let new = unsafe { &*new };
                 // A refresh that hit the old cell between our read of its deadline and
@@ -735,14 +742,15 @@ impl<K, V> RawMap<K, V> {
     /// if `cell` is no longer current (a replacing or deleting CAS won).
     fn tombstone<G: RawGuard>(&self, node: &Node<K, V>, cell: *mut Cell<V>, guard: &G) -> bool {
         // AcqRel: races every other CAS of `val`; Release orders our reads before it.
-        if node
-            .val
-            .compare_exchange(cell, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        let Ok(cell) =
+            node.val
+                .compare_exchange(cell, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
+        else {
             return false;
-        }
+        };
         // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires it.
+        // (`cell` is now the pointer `val` held, with its allocation's provenance, not
+        // the caller's, which may come from a reference.)
         unsafe { self.retire_cell(node, cell, guard) };
         self.count.decrement();
         mark(&node.link);
@@ -1043,7 +1051,7 @@ impl<K, V> Drop for RawMap<K, V> {
         // Sentinel by sentinel in memory order rather than along the list (whose split
         // order interleaves the directory's segments): every entry sits in the chain
         // behind exactly one linked sentinel, the closest before it.
-        for sentinel in self.dir.linked() {
+        for sentinel in self.dir.ready() {
             // Relaxed: exclusive access.
             let mut cur = sentinel.next.load(Ordering::Relaxed);
             while !untagged(cur).is_null() && !to_sentinel(cur) {

@@ -41,8 +41,8 @@
 
 use std::alloc::{self, Layout};
 use std::cell::UnsafeCell;
-use std::mem::ManuallyDrop;
-use std::ptr::{self, addr_of_mut};
+use std::mem::{offset_of, ManuallyDrop};
+use std::ptr::{self, addr_of, addr_of_mut};
 
 use crate::clock::{EXPIRED, NEVER};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
@@ -136,8 +136,22 @@ impl<K, V> Node<K, V> {
     /// - `node` points to a node that is not deallocated.
     #[inline]
     unsafe fn first_ptr(node: *const Node<K, V>) -> *mut Cell<V> {
-        // SAFETY: caller: the node is allocated. `ManuallyDrop` is `repr(transparent)`.
-        unsafe { (*node).first.get() as *mut Cell<V> }
+        // SAFETY: caller: the node is allocated. `addr_of!` creates no reference, so the
+        // result keeps `node`'s provenance (the whole allocation, for the pointers from
+        // `Box::into_raw` and from the list). `ManuallyDrop` is `repr(transparent)`.
+        unsafe { UnsafeCell::raw_get(addr_of!((*node).first)).cast::<Cell<V>>() }
+    }
+
+    /// The node whose inline first cell `cell` is: the inverse of `first_ptr`, keeping
+    /// `cell`'s provenance (so the node can be freed through it, which a pointer made
+    /// from a `&Node` would not allow).
+    ///
+    /// # Safety
+    /// - `cell` is a node's first cell, as stored in `val` by [`Node::alloc`].
+    #[inline]
+    pub(crate) unsafe fn of_first(cell: *mut Cell<V>) -> *mut Node<K, V> {
+        // SAFETY: caller: `cell` lies `offset_of!(first)` bytes into its node.
+        unsafe { cell.byte_sub(offset_of!(Node<K, V>, first)).cast() }
     }
 
     /// Whether `cell` is this node's inline first cell.
