@@ -369,7 +369,6 @@ impl<K, V, S> HashMap<K, V, S> {
         removed
     }
 
-    /// The current number of buckets (diagnostics).
     /// Gives back the memory the map holds beyond its entries: runs every pending
     /// destructor of removed entries and values, and shrinks the bucket directory to the
     /// current length (the map otherwise never shrinks it).
@@ -396,6 +395,7 @@ impl<K, V, S> HashMap<K, V, S> {
         drop(std::mem::replace(&mut self.collector, Collector::new()));
     }
 
+    /// The current number of buckets (diagnostics).
     #[doc(hidden)]
     pub fn bucket_count(&self) -> usize {
         self.raw.buckets()
