@@ -8,7 +8,7 @@
 //! Sweeping an entry means: claim its cell's deadline (so that no refresh can revive
 //! it), tombstone `val` with a CAS, mark `next`, and unlink it as `find` does.
 
-use super::node::{is_marked, so_bucket, untagged, Node};
+use super::node::{bucket_interval, is_marked, untagged, Node};
 use super::{Now, RawMap, Start, MAX_SWEEP_BUCKETS_PER_WRITE};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
@@ -62,18 +62,13 @@ impl<K, V> RawMap<K, V> {
         now: &mut Now<'_>,
         guard: &G,
     ) -> Swept {
-        let lo = so_bucket(b);
-        let span = 1u64 << (u64::BITS - size.trailing_zeros());
-        let start = self.start_at(b, size);
-        self.sweep_range(start, lo, lo.checked_add(span), now, guard)
+        let (lo, hi) = bucket_interval(b, size);
+        self.sweep_range(self.start_at(b, size), lo, hi, now, guard)
     }
 
     /// Unlinks every entry that is expired at the clock reading of `now`.
     pub(crate) fn purge_expired<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) -> usize {
-        let start = Start {
-            link: self.dir.head(),
-            own_size: 0,
-        };
+        let start = Start::unowned(self.dir.head());
         self.sweep_range(start, 0, None, now, guard).removed
     }
 

@@ -199,7 +199,13 @@ struct Start<'a> {
     own_size: usize,
 }
 
-impl Start<'_> {
+impl<'a> Start<'a> {
+    /// A start that is not the walked key's own bucket (an ancestor, the head, or a
+    /// walk that must pass other sentinels): it never stops early.
+    fn unowned(link: &'a Link) -> Start<'a> {
+        Start { link, own_size: 0 }
+    }
+
     /// Whether a walk from here may stop at `p`, a pointer it is about to follow.
     #[inline]
     fn ends_at(&self, p: *mut Link, size: &AtomicUsize) -> bool {
@@ -357,10 +363,7 @@ impl<K, V> RawMap<K, V> {
         debug_assert_eq!(sentinel.so, so);
         let sentinel_ptr = sentinel as *const Link as *mut Link;
         loop {
-            let from = Start {
-                link: parent_link,
-                own_size: 0,
-            };
+            let from = Start::unowned(parent_link);
             let w = self.find::<_, G>(from, so, |_: &Node<K, V>| false, guard);
             // Relaxed: published by the Release CAS below. `BUSY` stays on until the
             // sentinel is linked, so nobody starts from it before.

@@ -402,6 +402,18 @@ pub(crate) fn so_bucket(b: usize) -> u64 {
     (b as u64).reverse_bits()
 }
 
+/// The split-order keys `[lo, hi)` of bucket `b` of a table of `size` buckets (`hi` is
+/// `None` for the last bucket in split order, whose interval runs to the end). The
+/// intervals of one `size` partition all keys.
+#[inline]
+pub(crate) fn bucket_interval(b: usize, size: usize) -> (u64, Option<u64>) {
+    let lo = so_bucket(b);
+    (
+        lo,
+        lo.checked_add(1u64 << (u64::BITS - size.trailing_zeros())),
+    )
+}
+
 /// Tagged-pointer helpers for `Link::next`.
 #[inline]
 pub(crate) fn is_marked(p: *mut Link) -> bool {

@@ -16,7 +16,7 @@
 
 use std::marker::PhantomData;
 
-use super::node::{so_bucket, untagged, Link, Node};
+use super::node::{bucket_interval, untagged, Link, Node};
 use super::{RawMap, Start};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
@@ -66,10 +66,7 @@ impl<'g, K, V> Iterator for Walk<'g, K, V> {
                 }
                 let b = self.bucket;
                 self.bucket += 1;
-                self.lo = so_bucket(b);
-                self.hi = self
-                    .lo
-                    .checked_add(1u64 << (u64::BITS - self.size.trailing_zeros()));
+                (self.lo, self.hi) = bucket_interval(b, self.size);
                 let start = self.map.start_at(b, self.size);
                 // Acquire: pairs with the Release CAS that linked the successor (`find`).
                 self.cur = start.link.next.load(Ordering::Acquire);
