@@ -1,9 +1,9 @@
-//! A quick two-map probe, for trying one change at a time: one bustle mix (as the
-//! comparison binary runs it: capacity 2^21, ops = capacity) for ttlmap and/or papaya
-//! only, or the time to build, iterate and drop a map.
+//! A quick two-map probe, for trying one change at a time: one bustle mix of the
+//! comparison binary (same sizes as its full run: capacity 2^21, ops = capacity) for
+//! ttlmap and/or papaya only, or the time to build, iterate and drop a map.
 //!
 //! ```sh
-//! cargo run --release -p ttlmap-bench --example probe -- read|exchange|grow [ttlmap|papaya|both] [reps] [threads]
+//! cargo run --release -p ttlmap-bench --example probe -- read_heavy|exchange|rapid_grow [ttlmap|papaya|both] [reps] [threads]
 //! cargo run --release -p ttlmap-bench --example probe -- walk
 //! ```
 //!
@@ -12,22 +12,13 @@
 
 use std::time::Instant;
 
-use bustle::{Mix, Workload};
-use ttlmap_bench::adapters::{Papaya, Table, TtlMap};
-
-const fn mix(read: u8, insert: u8, remove: u8, update: u8) -> Mix {
-    Mix {
-        read,
-        insert,
-        remove,
-        update,
-        upsert: 0,
-    }
-}
+use ttlmap_bench::adapters::{Papaya, TtlMap};
+use ttlmap_bench::throughput::MIXES;
+use ttlmap_bench::Config;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let which = args.get(1).map_or("read", |s| s.as_str());
+    let which = args.get(1).map_or("read_heavy", |s| s.as_str());
     if which == "walk" {
         walk_times();
         return;
@@ -35,35 +26,24 @@ fn main() {
     let only = args.get(2).map_or("both", |s| s.as_str());
     let reps: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3);
     let threads: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let (mix, prefill) = match which {
-        "read" => (mix(98, 1, 1, 0), 0.75),
-        "exchange" => (mix(10, 40, 40, 10), 0.75),
-        "grow" => (mix(5, 80, 5, 10), 0.0),
-        other => {
-            eprintln!("unknown mix {other:?}: read, exchange, grow or walk");
-            std::process::exit(2);
-        }
+    let Some(spec) = MIXES.iter().find(|m| m.name == which) else {
+        let names: Vec<_> = MIXES.iter().map(|m| m.name).collect();
+        eprintln!("unknown mix {which:?}: one of {names:?}, or walk");
+        std::process::exit(2);
     };
+    let capacity_log2 = Config::full(1).capacity_log2;
     for rep in 0..reps {
         let seed = [rep as u8 ^ 0x5a; 32];
-        let run = |name: &str| {
-            let mut w = Workload::new(threads, mix);
-            w.initial_capacity_log2(21)
-                .prefill_fraction(prefill)
-                .operations(1.0)
-                .seed(seed);
-            let m = if name == "ttlmap" {
-                w.run_silently::<Table<TtlMap>>()
+        for name in ["ttlmap", "papaya"] {
+            if only != "both" && only != name {
+                continue;
+            }
+            let mops = if name == "ttlmap" {
+                spec.run::<TtlMap>(threads, capacity_log2, seed)
             } else {
-                w.run_silently::<Table<Papaya>>()
+                spec.run::<Papaya>(threads, capacity_log2, seed)
             };
-            println!("{which} {name:<8} {:.2} Mops/s", m.throughput / 1e6);
-        };
-        if only != "papaya" {
-            run("ttlmap");
-        }
-        if only != "ttlmap" {
-            run("papaya");
+            println!("{which} {name:<8} {mops:.2} Mops/s");
         }
     }
 }

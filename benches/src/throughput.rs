@@ -8,10 +8,24 @@ use crate::report::{num, ratio, Section, Table};
 use crate::{median, Config};
 
 /// A bustle mix and its prefill fraction.
-struct MixSpec {
-    name: &'static str,
-    mix: Mix,
-    prefill: f64,
+pub struct MixSpec {
+    pub name: &'static str,
+    pub mix: Mix,
+    pub prefill: f64,
+}
+
+impl MixSpec {
+    /// Runs this mix once on a fresh `M` of 2^`capacity_log2` (ops = capacity), as
+    /// conc-map-bench does, and returns Mops/s.
+    pub fn run<M: BenchMap>(&self, threads: usize, capacity_log2: u8, seed: [u8; 32]) -> f64 {
+        let measured = Workload::new(threads, self.mix)
+            .initial_capacity_log2(capacity_log2)
+            .prefill_fraction(self.prefill)
+            .operations(1.0)
+            .seed(seed)
+            .run_silently::<Bustle<M>>();
+        measured.throughput / 1e6
+    }
 }
 
 const fn mix(read: u8, insert: u8, remove: u8, update: u8) -> Mix {
@@ -24,7 +38,8 @@ const fn mix(read: u8, insert: u8, remove: u8, update: u8) -> Mix {
     }
 }
 
-const MIXES: [MixSpec; 3] = [
+/// The three mixes of conc-map-bench.
+pub const MIXES: [MixSpec; 3] = [
     MixSpec {
         name: "read_heavy",
         mix: mix(98, 1, 1, 0),
@@ -71,13 +86,7 @@ impl MapVisitor for Repetition<'_> {
         let seed = [self.rep as u8 ^ 0x5a; 32];
         for (mi, m) in MIXES.iter().enumerate() {
             for (ti, &threads) in self.cfg.threads.iter().enumerate() {
-                let measured = Workload::new(threads, m.mix)
-                    .initial_capacity_log2(self.cfg.capacity_log2)
-                    .prefill_fraction(m.prefill)
-                    .operations(1.0)
-                    .seed(seed)
-                    .run_silently::<Bustle<M>>();
-                let mops = measured.throughput / 1e6;
+                let mops = m.run::<M>(threads, self.cfg.capacity_log2, seed);
                 eprintln!(
                     "  throughput rep {}/{}: {:<18} {:<10} {}t {:>7.2} Mops/s",
                     self.rep + 1,
