@@ -21,6 +21,20 @@ fn grown(keys: &[u64], clock: &ManualClock) -> Arc<HashMap<u64, Val, MaskHasher>
     Arc::new(map)
 }
 
+/// On a map of keys 0 and 1 in 2 buckets: a thread that inserts 4 (the 3rd entry, which
+/// doubles the table) and then 3, which links bucket 3's sentinel into bucket 1's old
+/// interval, with key 3 behind it.
+fn spawn_grow_and_link_bucket_3(
+    map: &Arc<HashMap<u64, Val, MaskHasher>>,
+) -> thread::JoinHandle<()> {
+    let map = map.clone();
+    thread::spawn(move || {
+        let m = map.pin();
+        assert_eq!(val(m.insert(4, Val::new(40))), None);
+        assert_eq!(val(m.insert(3, Val::new(30))), None);
+    })
+}
+
 /// Two inserts racing to initialise the same bucket: 3 and 7 → bucket 3 of 4, after
 /// keys 0, 1, 2 doubled the table (the 3rd entry exceeds 2 buckets).
 #[test]
@@ -90,13 +104,7 @@ fn get_across_growth() {
         let clock = ManualClock::new();
         let map = grown(&[0, 1], &clock);
         assert_eq!(map.bucket_count(), 2);
-        let m2 = map.clone();
-        let t = thread::spawn(move || {
-            let m = m2.pin();
-            // The 3rd entry doubles the table; key 3 then initialises bucket 3.
-            assert_eq!(val(m.insert(4, Val::new(40))), None);
-            assert_eq!(val(m.insert(3, Val::new(30))), None);
-        });
+        let t = spawn_grow_and_link_bucket_3(&map);
         {
             let m = map.pin();
             let got = val(m.get(&3));
@@ -160,12 +168,7 @@ fn iter_across_growth() {
     model("iter_across_growth", 2, || {
         let clock = ManualClock::new();
         let map = grown(&[0, 1], &clock);
-        let m2 = map.clone();
-        let t = thread::spawn(move || {
-            let m = m2.pin();
-            assert_eq!(val(m.insert(4, Val::new(40))), None);
-            assert_eq!(val(m.insert(3, Val::new(30))), None);
-        });
+        let t = spawn_grow_and_link_bucket_3(&map);
         {
             let m = map.pin();
             let mut keys: Vec<u64> = m.keys().copied().collect();
