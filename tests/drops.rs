@@ -103,6 +103,16 @@ fn manual_map<'t>(clock: &ManualClock) -> Map<'t> {
     HashMap::builder().clock(clock.clone()).build()
 }
 
+/// Inserts keys 0..n, odd ones with a 2 s TTL and even ones with 1 s, then advances the
+/// clock by 1 s: the even half has just expired.
+fn fill_then_expire_even_half<'t>(map: &Map<'t>, t: &'t Tracker, clock: &ManualClock, n: u64) {
+    for i in 0..n {
+        map.pin()
+            .insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1 + i % 2));
+    }
+    clock.advance(Duration::from_secs(1));
+}
+
 #[test]
 fn map_drop_drops_every_live_expired_and_persisted_entry_once() {
     let t = Tracker::new(10_000);
@@ -303,11 +313,8 @@ fn expired_entries_unlinked_by_purge_are_dropped_once() {
     let clock = ManualClock::new();
     {
         let map = manual_map(&clock);
+        fill_then_expire_even_half(&map, &t, &clock, 200);
         let m = map.pin();
-        for i in 0..200 {
-            m.insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1 + i % 2));
-        }
-        clock.advance(Duration::from_secs(1));
         assert_eq!(m.purge_expired(), 100);
         assert_eq!(m.len(), 100);
         clock.advance(Duration::from_secs(1));
@@ -326,11 +333,7 @@ fn map_level_purge_drops_expired_entries_before_returning() {
     let t = Tracker::new(5000);
     let clock = ManualClock::new();
     let map = manual_map(&clock);
-    for i in 0..2000 {
-        map.pin()
-            .insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1 + i % 2));
-    }
-    clock.advance(Duration::from_secs(1));
+    fill_then_expire_even_half(&map, &t, &clock, 2000);
     let purged = map.purge_expired();
     // Writes during the inserts may have swept nothing yet (nothing had expired).
     assert_eq!(purged, 1000);
@@ -351,11 +354,7 @@ fn clear_and_retain_drop_removed_entries_once() {
     let clock = ManualClock::new();
     {
         let map = manual_map(&clock);
-        for i in 0..200 {
-            map.pin()
-                .insert_with_ttl(t.make(i), t.make(i), Duration::from_secs(1 + i % 2));
-        }
-        clock.advance(Duration::from_secs(1));
+        fill_then_expire_even_half(&map, &t, &clock, 200);
         // Half are expired; retain sees only live ones, of which it keeps even keys.
         map.pin().retain(|k, _| k.k % 4 == 1);
         assert_eq!(map.pin().iter().count(), 50);
