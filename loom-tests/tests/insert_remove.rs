@@ -30,16 +30,20 @@ fn insert_insert_same_key() {
     });
 }
 
-/// Insert over a present key racing its removal: the two outcomes are the two orders.
+/// Insert over a present key racing its removal: the two outcomes are the two orders,
+/// and each value is dropped exactly once by the end. (The insert may find the node
+/// tombstoned and mark it before the remover does: the remover must then retire the
+/// first value itself instead of leaving it to the node, see `OWNS_FIRST`.)
 #[test]
 fn insert_vs_remove() {
     model("insert_vs_remove", 3, || {
         let clock = ManualClock::new();
+        let drops = Arc::new(AtomicUsize::new(0));
         let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
-        map.pin().insert(1, Val::new(10));
+        map.pin().insert(1, Val::tracked(10, &drops));
         let m2 = map.clone();
         let t = thread::spawn(move || val(m2.pin().remove(&1)));
-        let ins = val(map.pin().insert(1, Val::new(20)));
+        let ins = val(map.pin().insert(1, Val::tracked(20, &drops)));
         let rem = t.join().unwrap();
         let end = val(map.pin().get(&1));
         match (ins, rem) {
@@ -50,16 +54,19 @@ fn insert_vs_remove() {
             other => panic!("(insert, remove) = {other:?}"),
         }
         assert_eq!(map.len(), usize::from(end.is_some()));
+        drop(Arc::try_unwrap(map).ok().expect("last reference"));
+        assert_eq!(drops.load(Ordering::SeqCst), 2, "each value dropped once");
     });
 }
 
-/// Two removes of one key: exactly one gets the value.
+/// Two removes of one key: exactly one gets the value, which is dropped once.
 #[test]
 fn remove_vs_remove() {
     model("remove_vs_remove", 3, || {
         let clock = ManualClock::new();
+        let drops = Arc::new(AtomicUsize::new(0));
         let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
-        map.pin().insert(1, Val::new(10));
+        map.pin().insert(1, Val::tracked(10, &drops));
         map.pin().insert(3, Val::new(30));
         let m2 = map.clone();
         let t = thread::spawn(move || val(m2.pin().remove(&1)));
@@ -72,6 +79,12 @@ fn remove_vs_remove() {
         assert_eq!(val(map.pin().get(&1)), None);
         assert_eq!(val(map.pin().get(&3)), Some(30));
         assert_eq!(map.len(), 1);
+        drop(Arc::try_unwrap(map).ok().expect("last reference"));
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the removed value dropped once"
+        );
     });
 }
 

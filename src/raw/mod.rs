@@ -79,8 +79,8 @@ use std::ptr;
 use self::counter::Counter;
 use self::directory::Directory;
 use self::node::{
-    is_marked, keep_busy, marked, so_bucket, so_entry, successor, to_sentinel, untagged, Link,
-    BUSY, SENT,
+    is_marked, keep_busy, marked, owns_first, so_bucket, so_entry, successor, to_sentinel,
+    untagged, Link, BUSY, OWNS_FIRST, SENT,
 };
 pub(crate) use self::node::{Cell, Node};
 use self::walk::Walk;
@@ -741,8 +741,9 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// The delete's linearization point and its bookkeeping: CASes `node.val` from
-    /// `cell` to null, retires `cell`, decrements the length and marks `next`. `false`
-    /// if `cell` is no longer current (a replacing or deleting CAS won).
+    /// `cell` to null, decrements the length, marks `next` and retires `cell` (unless
+    /// the node keeps it, see below). `false` if `cell` is no longer current (a replacing
+    /// or deleting CAS won).
     fn tombstone<G: RawGuard>(&self, node: &Node<K, V>, cell: *mut Cell<V>, guard: &G) -> bool {
         // AcqRel: races every other CAS of `val`; Release orders our reads before it.
         let Ok(cell) =
@@ -751,12 +752,19 @@ impl<K, V> RawMap<K, V> {
         else {
             return false;
         };
-        // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires it.
-        // (`cell` is now the pointer `val` held, with its allocation's provenance, not
-        // the caller's, which may come from a reference.)
-        unsafe { self.retire_cell(node, cell, guard) };
         self.count.decrement();
-        mark(&node.link);
+        // The inline first cell stays with the node if our CAS is the one that marks it
+        // (`OWNS_FIRST`): its unlinker then frees both at once (node.rs, "The first cell
+        // lives in the node").
+        let kept = node.is_first(cell) && mark_owning_first(&node.link);
+        if !kept {
+            // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires
+            // it, and the node does not own it (no `OWNS_FIRST` from us). (`cell` is the
+            // pointer `val` held, with its allocation's provenance, not the caller's,
+            // which may come from a reference.)
+            unsafe { self.retire_cell(node, cell, guard) };
+            mark(&node.link);
+        }
         true
     }
 
@@ -778,8 +786,15 @@ impl<K, V> RawMap<K, V> {
         prev.compare_exchange(prev_val, succ, Ordering::AcqRel, Ordering::Acquire)
             .ok()?;
         // SAFETY: marked ⇒ an entry (sentinels are never marked); our CAS made it
-        // unreachable for new guards, and only one CAS can do that.
-        unsafe { guard.retire(cur, Node::<K, V>::free_link) };
+        // unreachable for new guards, and only one CAS can do that. A marked `next` never
+        // changes again, so `next` tells for good whether the node owns its first value.
+        unsafe {
+            if owns_first(next) {
+                guard.retire(cur, Node::<K, V>::free_with_first_link);
+            } else {
+                guard.retire(cur, Node::<K, V>::free_link);
+            }
+        }
         Some(succ)
     }
 
@@ -842,14 +857,22 @@ impl<K, V> RawMap<K, V> {
         while !cur.is_null() {
             // SAFETY: reachable, hence not freed, and exclusively ours.
             let link = unsafe { &*cur };
-            let next = untagged(link.next.load(Ordering::Relaxed));
+            let raw_next = link.next.load(Ordering::Relaxed);
+            let next = untagged(raw_next);
             if link.is_entry() {
                 // SAFETY: an entry's link starts its node.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
                 if node.val.load(Ordering::Relaxed).is_null() {
-                    // SAFETY: tombstoned (its last cell retired, its length decremented)
-                    // and now unlinked by us; nobody can read it.
-                    unsafe { Node::<K, V>::free_link(cur) };
+                    // SAFETY: tombstoned (its length decremented; its last cell retired,
+                    // or kept by the node if marked `OWNS_FIRST`) and now unlinked by us;
+                    // nobody can read it.
+                    unsafe {
+                        if is_marked(raw_next) && owns_first(raw_next) {
+                            Node::<K, V>::free_with_first_link(cur);
+                        } else {
+                            Node::<K, V>::free_link(cur);
+                        }
+                    }
                 } else {
                     entries.push(cur);
                 }
@@ -938,6 +961,28 @@ impl<'g, K, V> Iterator for Iter<'g, K, V> {
 fn parent(b: usize) -> usize {
     debug_assert!(b != 0);
     b & !(1usize << (usize::BITS - 1 - b.leading_zeros()))
+}
+
+/// Marks `link.next` with [`OWNS_FIRST`] unless it is marked already; `true` if this
+/// call marked it. Only the thread that tombstoned the node from its first cell may call
+/// it (the flag hands that cell to the node's unlinker).
+fn mark_owning_first(link: &Link) -> bool {
+    // Acquire: we only need the current value to CAS against.
+    let mut next = link.next.load(Ordering::Acquire);
+    while !is_marked(next) {
+        // AcqRel: as in `mark`. The flag rides on the mark, so whoever reads the mark
+        // (to unlink the node) reads the flag with it.
+        match link.next.compare_exchange_weak(
+            next,
+            marked(next).map_addr(|a| a | OWNS_FIRST),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => return true,
+            Err(actual) => next = actual,
+        }
+    }
+    false
 }
 
 /// Marks `link.next` (idempotent). The node's `val` must already be null.
@@ -1067,7 +1112,7 @@ impl<K, V> Drop for RawMap<K, V> {
                 unsafe {
                     cur = (*node).link.next.load(Ordering::Relaxed);
                     let cell = (*node).val.load(Ordering::Relaxed);
-                    if (*node).is_first(cell) {
+                    if (*node).is_first(cell) || (is_marked(cur) && owns_first(cur)) {
                         Node::free_with_first(node);
                     } else {
                         if !cell.is_null() {

@@ -38,6 +38,18 @@
 //! cell's deadline word, a word nobody else reads or writes any more by then; the one
 //! that finds the other's mark deallocates. Real deadlines never take those two values
 //! ([`crate::clock::MIN_DEADLINE`]).
+//!
+//! The common case skips that handshake: a node deleted while its first cell is still
+//! current (never replaced) keeps its first value to the end. The deleter tombstones
+//! `val` as usual but retires nothing; instead its marking CAS sets [`OWNS_FIRST`] along
+//! with [`MARK`], and whoever unlinks a node marked so retires it with
+//! [`Node::free_with_first`], which drops key and first value and deallocates in one
+//! deferred call (one retirement and one touch of the node's memory instead of two). If
+//! another thread marked the node first (a helper that saw the null `val`), the flag is
+//! not there, and the deleter retires the first cell through the handshake as before.
+//! Dropping the first value only with the node is safe: the node is freed after every
+//! guard that could have loaded it, which includes every guard that loaded its first
+//! cell.
 
 use std::alloc::{self, Layout};
 use std::cell::UnsafeCell;
@@ -57,6 +69,11 @@ pub(crate) const BUSY: usize = 2;
 /// it knows, without loading the sentinel, that the next element starts another bucket.
 /// It belongs to the pointer value, so it travels with it from `next` to `next`.
 pub(crate) const SENT: usize = 4;
+/// Tag bit of a *marked entry's* `next` (with [`MARK`]): the node still owns its first
+/// value, which its deferred free drops (see the module docs). The same bit as `BUSY`,
+/// which only a sentinel's `next` carries, and sentinels are never marked; `successor`
+/// strips it like `MARK`, so it never travels.
+pub(crate) const OWNS_FIRST: usize = BUSY;
 /// A sentinel's `next` before its bucket was claimed (`BUSY | SENT` with no address:
 /// no real pointer to a sentinel is null, so this value is never a successor).
 pub(crate) const UNINIT: usize = BUSY | SENT;
@@ -215,9 +232,8 @@ impl<K, V> Node<K, V> {
     ///
     /// # Safety
     /// - `node` came from [`Node::alloc`], is unreachable, and no guard can still read it;
-    /// - its first cell was retired (its `val` moved away from it): true of every node
-    ///   that was tombstoned, and only tombstoned nodes are unlinked. A heap cell that
-    ///   `val` may still hold is owned elsewhere.
+    /// - its first cell was retired (its `val` moved away from it, and it is not marked
+    ///   [`OWNS_FIRST`]). A heap cell that `val` may still hold is owned elsewhere.
     pub(crate) unsafe fn free(node: *mut Node<K, V>) {
         // SAFETY: nobody reads the node any more (caller); the first cell's deadline is
         // touched only by `release_first` and us from now on.
@@ -240,12 +256,14 @@ impl<K, V> Node<K, V> {
         unsafe { Node::<K, V>::free(link as *mut Node<K, V>) }
     }
 
-    /// Frees a node whose first cell is still current (the map is being dropped): drops
-    /// key and value and deallocates.
+    /// Frees a node that still owns its first value: drops key and first value and
+    /// deallocates. Used for a node whose first cell is still current when the map is
+    /// dropped, and (deferred) for a node unlinked while marked [`OWNS_FIRST`].
     ///
     /// # Safety
-    /// - exclusive access to `node`, which came from [`Node::alloc`], and its `val` is its
-    ///   first cell.
+    /// - exclusive access to `node` (no guard can still read it), which came from
+    ///   [`Node::alloc`], and its first cell was never retired: it is still current, or
+    ///   the node was tombstoned from it and marked `OWNS_FIRST`.
     pub(crate) unsafe fn free_with_first(node: *mut Node<K, V>) {
         // SAFETY: caller: exclusive, nothing dropped yet.
         unsafe {
@@ -253,6 +271,15 @@ impl<K, V> Node<K, V> {
             ptr::drop_in_place(addr_of_mut!((*Node::first_ptr(node)).value));
             Node::dealloc(node);
         }
+    }
+
+    /// Like [`Node::free_with_first`], from the `*mut Link` that the list stores.
+    ///
+    /// # Safety
+    /// As [`Node::free_with_first`].
+    pub(crate) unsafe fn free_with_first_link(link: *mut Link) {
+        // SAFETY: forwarded to the caller.
+        unsafe { Node::<K, V>::free_with_first(link as *mut Node<K, V>) }
     }
 
     /// Deallocates `node` whose key and first value were dropped or moved out already.
@@ -448,6 +475,13 @@ pub(crate) fn to_sentinel(p: *mut Link) -> bool {
 #[inline]
 pub(crate) fn keep_busy(p: *mut Link, from: *mut Link) -> *mut Link {
     p.map_addr(|a| a | (from.addr() & BUSY))
+}
+
+/// Whether the marked `next` says its node still owns its first value ([`OWNS_FIRST`]).
+#[inline]
+pub(crate) fn owns_first(next: *mut Link) -> bool {
+    debug_assert!(is_marked(next));
+    next.addr() & OWNS_FIRST != 0
 }
 
 #[inline]
