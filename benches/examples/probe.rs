@@ -1,10 +1,13 @@
 //! A quick two-map probe, for trying one change at a time: one bustle mix of the
 //! comparison binary (same sizes as its full run: capacity 2^21, ops = capacity) for
-//! ttlmap and/or papaya only, or the time to build, iterate and drop a map.
+//! ttlmap and/or papaya only (`both`), the split-ordered floor (`floor`, see
+//! `ttlmap_bench::floor`) or all three (`all`); or the time to build, iterate and drop a
+//! map (`walk`); or the cost of each kind of operation for all three (`ops`).
 //!
 //! ```sh
-//! cargo run --release -p ttlmap-bench --example probe -- read_heavy|exchange|rapid_grow [ttlmap|papaya|both] [reps] [threads]
+//! cargo run --release -p ttlmap-bench --example probe -- read_heavy|exchange|rapid_grow [ttlmap|papaya|floor|both|all] [reps] [threads]
 //! cargo run --release -p ttlmap-bench --example probe -- walk
+//! cargo run --release -p ttlmap-bench --example probe -- ops
 //! ```
 //!
 //! Single runs only; the numbers that go into `BENCHMARKS.md` come from the comparison
@@ -12,7 +15,8 @@
 
 use std::time::Instant;
 
-use ttlmap_bench::adapters::{Papaya, TtlMap};
+use ttlmap_bench::adapters::{BenchMap, Papaya, TtlMap};
+use ttlmap_bench::floor::Floor;
 use ttlmap_bench::throughput::MIXES;
 use ttlmap_bench::Config;
 
@@ -21,6 +25,20 @@ fn main() {
     let which = args.get(1).map_or("read_heavy", |s| s.as_str());
     if which == "walk" {
         walk_times();
+        return;
+    }
+    if which == "ops" {
+        println!("ns/op, 1.5M keys in a map hinted for 2^21, 1M random ops each, one thread");
+        let only = args.get(2).map_or("all", |s| s.as_str());
+        if matches!(only, "all" | "ttlmap") {
+            op_times::<TtlMap>();
+        }
+        if matches!(only, "all" | "papaya") {
+            op_times::<Papaya>();
+        }
+        if matches!(only, "all" | "floor") {
+            op_times::<Floor>();
+        }
         return;
     }
     let only = args.get(2).map_or("both", |s| s.as_str());
@@ -34,14 +52,19 @@ fn main() {
     let capacity_log2 = Config::full(1).capacity_log2;
     for rep in 0..reps {
         let seed = [rep as u8 ^ 0x5a; 32];
-        for name in ["ttlmap", "papaya"] {
-            if only != "both" && only != name {
+        for name in ["ttlmap", "papaya", "floor"] {
+            let picked = match only {
+                "both" => name != "floor",
+                "all" => true,
+                _ => only == name,
+            };
+            if !picked {
                 continue;
             }
-            let mops = if name == "ttlmap" {
-                spec.run::<TtlMap>(threads, capacity_log2, seed)
-            } else {
-                spec.run::<Papaya>(threads, capacity_log2, seed)
+            let mops = match name {
+                "ttlmap" => spec.run::<TtlMap>(threads, capacity_log2, seed),
+                "papaya" => spec.run::<Papaya>(threads, capacity_log2, seed),
+                _ => spec.run::<Floor>(threads, capacity_log2, seed),
             };
             println!("{which} {name:<8} {mops:.2} Mops/s");
         }
@@ -67,4 +90,52 @@ fn walk_times() {
             t.elapsed()
         );
     }
+}
+
+/// Nanoseconds per operation of each kind, on the read_heavy/exchange setup (2^21 hint,
+/// 1.5M present keys), keys in random order: which operation a gap comes from.
+fn op_times<M: BenchMap>() {
+    const PRESENT: u64 = 1_500_000;
+    const OPS: u64 = 1_000_000;
+    // Distinct pseudo-random keys: an odd multiplier is a bijection on u64.
+    let key = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5555;
+    // Visit order: another bijection, so the present keys are hit out of insertion order.
+    let order = |i: u64| (i.wrapping_mul(0xD1B5_4A32_D192_ED03)) % PRESENT;
+    let m = M::with_capacity(1 << 21);
+    for i in 0..PRESENT {
+        m.insert(key(i), i);
+    }
+    let time = |f: &dyn Fn(u64) -> bool| {
+        let t = Instant::now();
+        let mut hits = 0u64;
+        for i in 0..OPS {
+            hits += u64::from(f(i));
+        }
+        (t.elapsed().as_nanos() as f64 / OPS as f64, hits)
+        // (insert and remove do OPS / 2 real operations: their figures are doubled below)
+    };
+    // Inserts and removes stay below the hint (no growth), as in bustle's exchange.
+    let fresh = |i: u64| key(PRESENT + i % (OPS / 2));
+    let results = [
+        ("get-hit", time(&|i| m.get(&key(order(i))))),
+        ("get-miss", time(&|i| m.get(&key(PRESENT + i)))),
+        ("insert", time(&|i| i >= OPS / 2 || m.insert(fresh(i), i))),
+        (
+            "remove",
+            time(&|i| i >= OPS / 2 || m.remove(&fresh(i.wrapping_mul(7) % (OPS / 2)))),
+        ),
+        ("update", time(&|i| m.update(&key(order(i))))),
+    ];
+    let cells: Vec<String> = results
+        .iter()
+        .map(|(op, (ns, hits))| {
+            let ns = if matches!(*op, "insert" | "remove") {
+                ns * 2.0
+            } else {
+                *ns
+            };
+            format!("{op} {ns:.0} ({hits})")
+        })
+        .collect();
+    println!("{:<20} {}", M::NAME, cells.join("  "));
 }

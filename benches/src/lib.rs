@@ -6,6 +6,7 @@
 pub mod adapters;
 pub mod alloc;
 pub mod charts;
+pub mod floor;
 pub mod latency;
 pub mod memory;
 pub mod report;
