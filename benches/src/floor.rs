@@ -9,8 +9,9 @@
 //! split-ordered table with epoch reclamation pays, and papaya pays too: an epoch pin
 //! per operation (crossbeam's default collector), the bucket sentinel loaded from the
 //! directory, then the chain in split order; a CAS to link, a CAS to mark and a CAS to
-//! unlink, and a deferred free of each unlinked node. So its throughput bounds from above
-//! what a split-ordered map can reach on the same machine, keys and hasher;
+//! unlink, and a deferred free of each unlinked node. So its throughput is a ceiling for
+//! `ttlmap`'s design (sentinels in a directory, one sorted chain per bucket) on the same
+//! machine, keys and hasher, short of changing the design itself;
 //! `benches/examples/probe.rs` runs it beside `ttlmap` and papaya.
 
 use std::hash::BuildHasher;
