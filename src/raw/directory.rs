@@ -267,7 +267,8 @@ impl Link {
 /// transparent huge pages (`MADV_HUGEPAGE`, which takes effect where THP is `madvise` or
 /// `always`). Every lookup starts with a random read of the directory; with 4 KiB pages
 /// a directory of millions of buckets misses the TLB on nearly every one of them. In
-/// `probe ops` (1.5M keys, 2^21 buckets) this took 5–15 % off get, insert and update.
+/// `probe ops` (1.5M keys, 2^21 buckets) this took 3–7 % off get, insert and update
+/// (four alternating runs against the same code without it).
 const HUGE_PAGE: usize = 2 << 20;
 
 /// The layout of a segment of `len` buckets: huge-page aligned from `HUGE_PAGE` bytes on
