@@ -31,6 +31,9 @@ pub(crate) type Bucket = Link;
 /// The segment array. Dropping it frees the segments, not the entries.
 pub(crate) struct Directory {
     segments: [AtomicPtr<Bucket>; SEGMENTS],
+    /// Bit `i`: segment `i` was allocated on huge pages (see [`HUGE_PAGE`]). Set only
+    /// while the directory is built, before it is shared.
+    huge: u64,
 }
 
 /// Segment index and offset within the segment of bucket `b`.
@@ -77,6 +80,7 @@ impl Directory {
     pub(crate) fn new() -> Directory {
         let dir = Directory {
             segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            huge: 0,
         };
         // Bucket 0 is ready from the start, as the head of an empty list.
         // Relaxed: the map is not shared yet; sharing it synchronises.
@@ -89,10 +93,20 @@ impl Directory {
     /// never initialises a bucket below `n` (nor sends a lookup to an ancestor).
     pub(crate) fn with_ready(n: usize) -> Directory {
         debug_assert!(n.is_power_of_two());
-        let dir = Directory::new();
+        let mut dir = Directory::new();
         let bits = n.trailing_zeros();
         if bits == 0 {
             return dir;
+        }
+        // Allocate the segments up front, the large ones on huge pages: the constructor
+        // may take its time, which an insert that grows the table must not (see
+        // `HUGE_PAGE`).
+        for seg in 1..=locate(n - 1).0 {
+            let huge = segment_layout(segment_len(seg), true).align() == HUGE_PAGE;
+            let base = new_segment(seg, segment_len(seg), huge);
+            // Relaxed: the directory is not shared yet; sharing it synchronises.
+            dir.segments[seg].store(base, Ordering::Relaxed);
+            dir.huge |= u64::from(huge) << seg;
         }
         // The split order of buckets 0..n: bucket b is at position `rev(b)`, its `bits`
         // low bits reversed, so its successor is `rev(rev(b) + 1)`. Filling the buckets
@@ -200,7 +214,7 @@ impl Directory {
     #[inline(never)]
     fn alloc_segment(&self, seg: usize) -> *mut Bucket {
         let len = segment_len(seg);
-        let fresh = new_segment(seg, len);
+        let fresh = new_segment(seg, len, false);
         // AcqRel: Release publishes the initialised sentinels; Acquire on failure pairs
         // with the winner's Release so that we can use its segment.
         match self.segments[seg].compare_exchange(
@@ -212,7 +226,7 @@ impl Directory {
             Ok(_) => fresh,
             Err(winner) => {
                 // SAFETY: `fresh` was never published; we still own it.
-                unsafe { free_segment(fresh, len) };
+                unsafe { free_segment(fresh, len, false) };
                 winner
             }
         }
@@ -263,27 +277,33 @@ impl Link {
     }
 }
 
-/// On Linux, segments of at least this many bytes are aligned to it and advised onto
-/// transparent huge pages (`MADV_HUGEPAGE`, which takes effect where THP is `madvise` or
-/// `always`). Every lookup starts with a random read of the directory; with 4 KiB pages
-/// a directory of millions of buckets misses the TLB on nearly every one of them. In
-/// `probe ops` (1.5M keys, 2^21 buckets) this took 3–7 % off get, insert and update
-/// (four alternating runs against the same code without it).
+/// On Linux, segments allocated when the map is built (its capacity hint) that are at
+/// least this many bytes are aligned to it and advised onto transparent huge pages
+/// (`MADV_HUGEPAGE`, which takes effect where THP is `madvise` or `always`). Every lookup
+/// starts with a random read of the directory; with 4 KiB pages a directory of millions
+/// of buckets misses the TLB on nearly every one of them. In `probe ops` (1.5M keys,
+/// 2^21 buckets) this took 3–7 % off get, insert and update (four alternating runs
+/// against the same code without it).
+///
+/// Segments allocated later, by an insert that grows the table, stay on small pages: a
+/// huge-page fault may compact memory synchronously, and advising them too raised the
+/// slowest insert while 2 threads grow a map to 2^22 keys from ~15 ms to ~42 ms (two
+/// runs out of three; latency section of the comparison binary).
 const HUGE_PAGE: usize = 2 << 20;
 
 /// The layout of a segment of `len` buckets: huge-page aligned from `HUGE_PAGE` bytes on
-/// (Linux only).
-fn segment_layout(len: usize) -> Layout {
+/// if `huge` is asked for (Linux only).
+fn segment_layout(len: usize, huge: bool) -> Layout {
     let layout = Layout::array::<Bucket>(len).expect("segment size overflow");
-    if cfg!(target_os = "linux") && layout.size() >= HUGE_PAGE && !crate::sync::LOOM {
+    if huge && cfg!(target_os = "linux") && layout.size() >= HUGE_PAGE && !crate::sync::LOOM {
         layout.align_to(HUGE_PAGE).expect("segment size overflow")
     } else {
         layout
     }
 }
 
-fn new_segment(seg: usize, len: usize) -> *mut Bucket {
-    let layout = segment_layout(len);
+fn new_segment(seg: usize, len: usize, huge: bool) -> *mut Bucket {
+    let layout = segment_layout(len, huge);
     // SAFETY: `layout` has non-zero size (len ≥ 1); every element is written below.
     let base = unsafe { alloc::alloc(layout) as *mut Bucket };
     if base.is_null() {
@@ -307,8 +327,8 @@ fn new_segment(seg: usize, len: usize) -> *mut Bucket {
 }
 
 /// # Safety
-/// - `base` came from `new_segment(_, len)` and nobody can reach it any more.
-unsafe fn free_segment(base: *mut Bucket, len: usize) {
+/// - `base` came from `new_segment(_, len, huge)` and nobody can reach it any more.
+unsafe fn free_segment(base: *mut Bucket, len: usize, huge: bool) {
     if crate::sync::LOOM {
         for i in 0..len {
             // SAFETY: every element was initialised in `new_segment` (caller: same len);
@@ -317,7 +337,7 @@ unsafe fn free_segment(base: *mut Bucket, len: usize) {
         }
     }
     // SAFETY: allocated with exactly this layout.
-    unsafe { alloc::dealloc(base as *mut u8, segment_layout(len)) };
+    unsafe { alloc::dealloc(base as *mut u8, segment_layout(len, huge)) };
 }
 
 impl Drop for Directory {
@@ -327,7 +347,7 @@ impl Drop for Directory {
             let base = slot.load(Ordering::Relaxed);
             if !base.is_null() {
                 // SAFETY: the directory owns its published segments; `&mut self`.
-                unsafe { free_segment(base, segment_len(seg)) };
+                unsafe { free_segment(base, segment_len(seg), self.huge >> seg & 1 == 1) };
             }
         }
     }
