@@ -114,3 +114,30 @@ fn shrink_to_fit_keeps_unpurged_expired_entries_until_purged() {
     let m = map.pin();
     assert!((0..100u64).all(|i| m.get(&i).is_some() == (i % 2 == 1)));
 }
+
+/// A capacity hint of 2^18 allocates its largest directory segments (2 MiB and up) on
+/// huge pages (Linux): the map works across them, grows past them on small pages, and
+/// `shrink_to_fit` rebuilds onto a hinted directory again.
+#[test]
+fn hinted_map_with_huge_page_segments_grows_shrinks_and_keeps_every_entry() {
+    let mut map = ttlmap::HashMap::with_capacity(1 << 18);
+    assert_eq!(map.bucket_count(), 1 << 18);
+    let n = 600_000u64;
+    for i in 0..n {
+        assert_eq!(map.pin().insert(i, !i), None);
+    }
+    assert!(map.bucket_count() >= 1 << 19, "grew past the hint");
+    {
+        let m = map.pin();
+        assert!((0..n).all(|i| m.get(&i) == Some(&!i)));
+        assert_eq!(m.iter().count(), n as usize);
+    }
+    map.pin().retain(|k, _| k % 3 == 0);
+    map.shrink_to_fit();
+    let kept = n.div_ceil(3);
+    assert_eq!(map.len(), kept as usize);
+    assert_eq!(map.bucket_count(), (kept as usize).next_power_of_two());
+    let m = map.pin();
+    assert!((0..n).all(|i| m.get(&i).is_some() == (i % 3 == 0)));
+    assert_eq!(m.iter().count(), kept as usize);
+}
