@@ -71,16 +71,9 @@ impl Floor {
             let mut prev = &self.dir[b].next;
             // Acquire: pairs with the Release CAS that linked the node.
             let mut cur = prev.load(Ordering::Acquire);
-            loop {
+            let found = loop {
                 if cur == 0 || cur & SENT != 0 {
-                    return (
-                        Window {
-                            prev,
-                            cur,
-                            found: None,
-                        },
-                        so,
-                    );
+                    break None;
                 }
                 // SAFETY: loaded under `guard`; unlinked nodes are freed only after it.
                 let node = unsafe { &*(cur as *const Node) };
@@ -100,28 +93,15 @@ impl Floor {
                     continue;
                 }
                 if node.link.so > so {
-                    return (
-                        Window {
-                            prev,
-                            cur,
-                            found: None,
-                        },
-                        so,
-                    );
+                    break None;
                 }
                 if node.link.so == so && node.key == key {
-                    return (
-                        Window {
-                            prev,
-                            cur,
-                            found: Some(node),
-                        },
-                        so,
-                    );
+                    break Some(node);
                 }
                 prev = &node.link.next;
                 cur = next;
-            }
+            };
+            return (Window { prev, cur, found }, so);
         }
     }
 }

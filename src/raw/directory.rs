@@ -347,7 +347,7 @@ impl Drop for Directory {
             let base = slot.load(Ordering::Relaxed);
             if !base.is_null() {
                 // SAFETY: the directory owns its published segments; `&mut self`.
-                unsafe { free_segment(base, segment_len(seg), self.huge >> seg & 1 == 1) };
+                unsafe { free_segment(base, segment_len(seg), (self.huge >> seg) & 1 == 1) };
             }
         }
     }
