@@ -788,13 +788,7 @@ impl<K, V> RawMap<K, V> {
         // SAFETY: marked ⇒ an entry (sentinels are never marked); our CAS made it
         // unreachable for new guards, and only one CAS can do that. A marked `next` never
         // changes again, so `next` tells for good whether the node owns its first value.
-        unsafe {
-            if owns_first(next) {
-                guard.retire(cur, Node::<K, V>::free_with_first_link);
-            } else {
-                guard.retire(cur, Node::<K, V>::free_link);
-            }
-        }
+        unsafe { guard.retire(cur, Node::<K, V>::unlinked_free(next)) };
         Some(succ)
     }
 
@@ -866,13 +860,7 @@ impl<K, V> RawMap<K, V> {
                     // SAFETY: tombstoned (its length decremented; its last cell retired,
                     // or kept by the node if marked `OWNS_FIRST`) and now unlinked by us;
                     // nobody can read it.
-                    unsafe {
-                        if is_marked(raw_next) && owns_first(raw_next) {
-                            Node::<K, V>::free_with_first_link(cur);
-                        } else {
-                            Node::<K, V>::free_link(cur);
-                        }
-                    }
+                    unsafe { Node::<K, V>::unlinked_free(raw_next)(cur) };
                 } else {
                     entries.push(cur);
                 }
@@ -1112,7 +1100,7 @@ impl<K, V> Drop for RawMap<K, V> {
                 unsafe {
                     cur = (*node).link.next.load(Ordering::Relaxed);
                     let cell = (*node).val.load(Ordering::Relaxed);
-                    if (*node).is_first(cell) || (is_marked(cur) && owns_first(cur)) {
+                    if (*node).is_first(cell) || owns_first(cur) {
                         Node::free_with_first(node);
                     } else {
                         if !cell.is_null() {

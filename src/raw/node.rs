@@ -251,7 +251,7 @@ impl<K, V> Node<K, V> {
     ///
     /// # Safety
     /// As [`Node::free`].
-    pub(crate) unsafe fn free_link(link: *mut Link) {
+    unsafe fn free_link(link: *mut Link) {
         // SAFETY: forwarded to the caller.
         unsafe { Node::<K, V>::free(link as *mut Node<K, V>) }
     }
@@ -273,11 +273,23 @@ impl<K, V> Node<K, V> {
         }
     }
 
+    /// The destructor of a tombstoned node once it is unlinked, given its last `next`:
+    /// [`Node::free_with_first`] if it owns its first value ([`OWNS_FIRST`]), else
+    /// [`Node::free`] (its first cell was retired on its own), both from the `*mut Link`
+    /// that the list stores.
+    pub(crate) fn unlinked_free(next: *mut Link) -> unsafe fn(*mut Link) {
+        if owns_first(next) {
+            Node::<K, V>::free_with_first_link
+        } else {
+            Node::<K, V>::free_link
+        }
+    }
+
     /// Like [`Node::free_with_first`], from the `*mut Link` that the list stores.
     ///
     /// # Safety
     /// As [`Node::free_with_first`].
-    pub(crate) unsafe fn free_with_first_link(link: *mut Link) {
+    unsafe fn free_with_first_link(link: *mut Link) {
         // SAFETY: forwarded to the caller.
         unsafe { Node::<K, V>::free_with_first(link as *mut Node<K, V>) }
     }
@@ -477,11 +489,11 @@ pub(crate) fn keep_busy(p: *mut Link, from: *mut Link) -> *mut Link {
     p.map_addr(|a| a | (from.addr() & BUSY))
 }
 
-/// Whether the marked `next` says its node still owns its first value ([`OWNS_FIRST`]).
+/// Whether an entry's `next` says its node still owns its first value: marked with
+/// [`OWNS_FIRST`] (an unmarked entry's `next` never carries that bit).
 #[inline]
 pub(crate) fn owns_first(next: *mut Link) -> bool {
-    debug_assert!(is_marked(next));
-    next.addr() & OWNS_FIRST != 0
+    next.addr() & (MARK | OWNS_FIRST) == MARK | OWNS_FIRST
 }
 
 #[inline]
