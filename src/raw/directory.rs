@@ -31,8 +31,9 @@ pub(crate) type Bucket = Link;
 /// The segment array. Dropping it frees the segments, not the entries.
 pub(crate) struct Directory {
     segments: [AtomicPtr<Bucket>; SEGMENTS],
-    /// Bit `i`: segment `i` was allocated on huge pages (see [`HUGE_PAGE`]). Set only
-    /// while the directory is built, before it is shared.
+    /// Bit `i`: segment `i` was allocated asking for huge pages, so its layout is
+    /// `segment_layout(_, true)` (see [`HUGE_PAGE`]). Set only while the directory is
+    /// built, before it is shared.
     huge: u64,
 }
 
@@ -102,11 +103,10 @@ impl Directory {
         // may take its time, which an insert that grows the table must not (see
         // `HUGE_PAGE`).
         for seg in 1..=locate(n - 1).0 {
-            let huge = segment_layout(segment_len(seg), true).align() == HUGE_PAGE;
-            let base = new_segment(seg, segment_len(seg), huge);
+            let base = new_segment(seg, segment_len(seg), true);
             // Relaxed: the directory is not shared yet; sharing it synchronises.
             dir.segments[seg].store(base, Ordering::Relaxed);
-            dir.huge |= u64::from(huge) << seg;
+            dir.huge |= 1 << seg;
         }
         // The split order of buckets 0..n: bucket b is at position `rev(b)`, its `bits`
         // low bits reversed, so its successor is `rev(rev(b) + 1)`. Filling the buckets
@@ -292,7 +292,7 @@ impl Link {
 const HUGE_PAGE: usize = 2 << 20;
 
 /// The layout of a segment of `len` buckets: huge-page aligned from `HUGE_PAGE` bytes on
-/// if `huge` is asked for (Linux only).
+/// if `huge` is asked for (Linux only; smaller segments keep their plain layout).
 fn segment_layout(len: usize, huge: bool) -> Layout {
     let layout = Layout::array::<Bucket>(len).expect("segment size overflow");
     if huge && cfg!(target_os = "linux") && layout.size() >= HUGE_PAGE && !crate::sync::LOOM {
