@@ -2,12 +2,12 @@
 //! comparison binary (same sizes as its full run: capacity 2^21, ops = capacity) for
 //! ttlmap and/or papaya only (`both`), the split-ordered floor (`floor`, see
 //! `ttlmap_bench::floor`) or all three (`all`); or the time to build, iterate and drop a
-//! map (`walk`); or the cost of each kind of operation for all three (`ops`).
+//! map (`walk`); or the cost of each kind of operation (`ops`, all three by default).
 //!
 //! ```sh
 //! cargo run --release -p ttlmap-bench --example probe -- read_heavy|exchange|rapid_grow [ttlmap|papaya|floor|both|all] [reps] [threads]
 //! cargo run --release -p ttlmap-bench --example probe -- walk
-//! cargo run --release -p ttlmap-bench --example probe -- ops
+//! cargo run --release -p ttlmap-bench --example probe -- ops [ttlmap|papaya|floor|both|all]
 //! ```
 //!
 //! Single runs only; the numbers that go into `BENCHMARKS.md` come from the comparison
@@ -30,14 +30,12 @@ fn main() {
     if which == "ops" {
         println!("ns/op, 1.5M keys in a map hinted for 2^21, 1M random ops each, one thread");
         let only = args.get(2).map_or("all", |s| s.as_str());
-        if matches!(only, "all" | "ttlmap") {
-            op_times::<TtlMap>();
-        }
-        if matches!(only, "all" | "papaya") {
-            op_times::<Papaya>();
-        }
-        if matches!(only, "all" | "floor") {
-            op_times::<Floor>();
+        for name in MAPS.into_iter().filter(|name| picked(only, name)) {
+            match name {
+                "ttlmap" => op_times::<TtlMap>(),
+                "papaya" => op_times::<Papaya>(),
+                _ => op_times::<Floor>(),
+            }
         }
         return;
     }
@@ -46,21 +44,13 @@ fn main() {
     let threads: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
     let Some(spec) = MIXES.iter().find(|m| m.name == which) else {
         let names: Vec<_> = MIXES.iter().map(|m| m.name).collect();
-        eprintln!("unknown mix {which:?}: one of {names:?}, or walk");
+        eprintln!("unknown mix {which:?}: one of {names:?}, or walk, or ops");
         std::process::exit(2);
     };
     let capacity_log2 = Config::full(1).capacity_log2;
     for rep in 0..reps {
         let seed = [rep as u8 ^ 0x5a; 32];
-        for name in ["ttlmap", "papaya", "floor"] {
-            let picked = match only {
-                "both" => name != "floor",
-                "all" => true,
-                _ => only == name,
-            };
-            if !picked {
-                continue;
-            }
+        for name in MAPS.into_iter().filter(|name| picked(only, name)) {
             let mops = match name {
                 "ttlmap" => spec.run::<TtlMap>(threads, capacity_log2, seed),
                 "papaya" => spec.run::<Papaya>(threads, capacity_log2, seed),
@@ -68,6 +58,19 @@ fn main() {
             };
             println!("{which} {name:<8} {mops:.2} Mops/s");
         }
+    }
+}
+
+/// The maps the probe knows, in the order it runs them.
+const MAPS: [&str; 3] = ["ttlmap", "papaya", "floor"];
+
+/// Whether the map selection `only` (`both`: ttlmap and papaya; `all`; or one name)
+/// takes `name`.
+fn picked(only: &str, name: &str) -> bool {
+    match only {
+        "both" => name != "floor",
+        "all" => true,
+        _ => only == name,
     }
 }
 
