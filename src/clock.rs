@@ -1,15 +1,19 @@
 //! Time: the only source of "now" for expiry decisions.
 //!
 //! Deadlines are stored as `u64` ticks (nanoseconds on the clock's own time line).
-//! [`NEVER`] (`u64::MAX`) means "no deadline" and [`EXPIRED`] (`0`) means "already
-//! expired"; every other value is a real deadline. An entry is live while `now < deadline`.
+//! [`NEVER`] means "no deadline" and [`EXPIRED`] (`0`) means "already expired"; every
+//! other value is a real deadline. An entry is live while `now < deadline`.
 //!
-//! The default clock is the operating system's *coarse* monotonic clock
-//! (`CLOCK_MONOTONIC_COARSE` on Linux, a few nanoseconds to read through the vDSO; its
-//! step, typically 1–4 ms, is [`Clock::granularity`]). Elsewhere it falls back to
-//! [`std::time::Instant`]. Deadlines are padded by one granularity step so that an
-//! entry is never reported expired before its TTL has really elapsed; it is reported
-//! expired at most two steps after.
+//! The default clock reads the operating system's monotonic clock in two ways. A
+//! deadline is computed from the *precise* reading (`CLOCK_MONOTONIC`, ~20 ns through the
+//! vDSO) when an entry is written; expiry is decided against the *coarse* reading
+//! (`CLOCK_MONOTONIC_COARSE`, a few nanoseconds, updated every [`Clock::granularity`],
+//! typically 1–4 ms), which every lookup that meets a deadline takes. Both read the same
+//! time line, and the coarse clock is the precise one as of the kernel's last tick, so it
+//! never runs ahead of it: an entry is never reported expired before its TTL has really
+//! elapsed, and is reported expired once the coarse clock catches up, normally within
+//! one granularity step (later only if the kernel's tick is delayed). Elsewhere both
+//! readings come from [`std::time::Instant`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,8 +21,9 @@ use std::time::Duration;
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// A deadline that never comes.
-pub(crate) const NEVER: u64 = u64::MAX;
+/// A deadline that never comes. Bit 63 stays clear in every deadline: a cell's deadline
+/// word uses it to mark the cell frozen (`raw/node.rs`).
+pub(crate) const NEVER: u64 = (1 << 63) - 1;
 /// A deadline that has always passed (`Duration::ZERO`, or claimed by an expirer).
 pub(crate) const EXPIRED: u64 = 0;
 
@@ -79,7 +84,8 @@ impl Clock {
         }
     }
 
-    /// The step in which this clock advances: expiry is decided to within two steps.
+    /// The step in which the clock that expiry is decided against advances: an entry is
+    /// reported expired within about one step after its deadline, never before.
     ///
     /// # Examples
     /// ```
@@ -93,33 +99,41 @@ impl Clock {
         }
     }
 
-    /// Current time in ticks (nanoseconds on this clock's time line).
+    /// The time expiry is decided against, in ticks (nanoseconds on this clock's time
+    /// line): the coarse reading, which never runs ahead of [`Clock::precise_now`].
     #[inline]
     pub(crate) fn now(&self) -> u64 {
         match &self.inner {
-            ClockKind::System { .. } => system::now_nanos(),
+            ClockKind::System { .. } => system::coarse_nanos(),
             ClockKind::Manual(m) => m.now_nanos(),
         }
     }
 
-    /// The deadline of an entry written at `now` with time-to-live `ttl`.
+    /// The precise time, which deadlines are computed from (and `ttl` reports against).
+    #[inline]
+    pub(crate) fn precise_now(&self) -> u64 {
+        match &self.inner {
+            ClockKind::System { .. } => system::precise_nanos(),
+            ClockKind::Manual(m) => m.now_nanos(),
+        }
+    }
+
+    /// The deadline of an entry written now with time-to-live `ttl`: the precise time
+    /// plus `ttl`, so that no reading of [`Clock::now`] reaches it before `ttl` has
+    /// really elapsed.
     ///
     /// `Duration::ZERO` gives [`EXPIRED`]; a TTL too large to represent saturates to
-    /// [`NEVER`]; otherwise the deadline is padded by one granularity step.
+    /// [`NEVER`].
     #[inline]
-    pub(crate) fn deadline_after(&self, now: u64, ttl: Duration) -> u64 {
+    pub(crate) fn deadline_after(&self, ttl: Duration) -> u64 {
         if ttl.is_zero() {
             return EXPIRED;
         }
-        let pad = match &self.inner {
-            ClockKind::System { granularity } => *granularity,
-            ClockKind::Manual(_) => 0,
-        };
         let nanos = u64::try_from(ttl.as_nanos()).unwrap_or(NEVER);
-        // Never collide with the reserved values: a real deadline is in MIN_DEADLINE..NEVER.
-        now.saturating_add(nanos)
-            .saturating_add(pad)
-            .max(MIN_DEADLINE)
+        // Never collide with the reserved values: a real deadline is in MIN_DEADLINE..=NEVER.
+        self.precise_now()
+            .saturating_add(nanos)
+            .clamp(MIN_DEADLINE, NEVER)
     }
 }
 
@@ -243,20 +257,35 @@ impl fmt::Debug for ManualClock {
 
 #[cfg(target_os = "linux")]
 mod system {
-    /// Nanoseconds on `CLOCK_MONOTONIC_COARSE`, never `0` (`EXPIRED`) nor `u64::MAX`.
+    use crate::clock::NEVER;
+
+    /// Nanoseconds on `clock`, never `0` (`EXPIRED`) nor [`NEVER`].
     #[inline]
-    pub(super) fn now_nanos() -> u64 {
+    fn read(clock: libc::clockid_t) -> u64 {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE exists on
-        // every Linux since 2.6.32 and the call cannot fail with valid arguments.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+        // SAFETY: `ts` is a valid, writable timespec; both clocks used here exist on every
+        // Linux since 2.6.32 and the call cannot fail with valid arguments.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
         (ts.tv_sec as u64)
             .wrapping_mul(1_000_000_000)
             .wrapping_add(ts.tv_nsec as u64)
-            .clamp(1, u64::MAX - 1)
+            .clamp(1, NEVER - 1)
+    }
+
+    /// `CLOCK_MONOTONIC_COARSE`: the monotonic clock as of the kernel's last tick.
+    #[inline]
+    pub(super) fn coarse_nanos() -> u64 {
+        read(libc::CLOCK_MONOTONIC_COARSE)
+    }
+
+    /// `CLOCK_MONOTONIC`: the same time line, read to the nanosecond (never behind the
+    /// coarse reading).
+    #[inline]
+    pub(super) fn precise_nanos() -> u64 {
+        read(libc::CLOCK_MONOTONIC)
     }
 
     pub(super) fn granularity_nanos() -> u64 {
@@ -281,11 +310,16 @@ mod system {
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
 
     #[inline]
-    pub(super) fn now_nanos() -> u64 {
+    pub(super) fn precise_nanos() -> u64 {
         let origin = *ORIGIN.get_or_init(Instant::now);
         u64::try_from(origin.elapsed().as_nanos())
-            .unwrap_or(u64::MAX - 1)
-            .clamp(1, u64::MAX - 1)
+            .unwrap_or(u64::MAX)
+            .clamp(1, crate::clock::NEVER - 1)
+    }
+
+    #[inline]
+    pub(super) fn coarse_nanos() -> u64 {
+        precise_nanos()
     }
 
     pub(super) fn granularity_nanos() -> u64 {

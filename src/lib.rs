@@ -47,27 +47,39 @@
 //! `Duration::ZERO` is expired at once; TTLs too large to represent (up to
 //! `Duration::MAX`) mean "never".
 //!
-//! **Granularity.** The default clock is the OS's coarse monotonic clock, which steps
-//! every [`Clock::granularity`] (1–4 ms on Linux). Deadlines are padded by one step, so
-//! an entry is never reported expired before its TTL really elapsed, and is reported
-//! expired at most two steps after. A [`ManualClock`] makes time deterministic in tests.
+//! **Granularity.** A deadline is computed from the precise monotonic clock when the
+//! entry is written; expiry is decided against the OS's coarse monotonic clock, which
+//! is read in a few nanoseconds and steps every [`Clock::granularity`] (1–4 ms on Linux).
+//! The coarse clock never runs ahead of the precise one, so an entry is never reported
+//! expired before its TTL really elapsed; it is reported expired once the coarse clock
+//! passes the deadline, normally within one granularity step (more only if the kernel's
+//! timer tick is delayed). [`ttl`](HashMapRef::ttl) reports the remaining time against
+//! the precise clock. A [`ManualClock`] makes time deterministic in tests.
 //!
 //! **Reclamation of expired entries.** Reads never write, so expired entries are
-//! unlinked by writers: every write of a map that has seen a deadline sweeps one bucket
-//! of the table (up to four while it keeps finding expired entries), so an entry that
-//! expired is unlinked within `bucket count` writes (the bucket count is at most twice
-//! the map's peak length, or its capacity hint), with no background thread. [`purge_expired`](HashMapRef::purge_expired) unlinks all of them
-//! at once. A refresh ([`set_ttl`](HashMapRef::set_ttl), [`persist`](HashMapRef::persist))
-//! and an expiry of the same entry are decided by one CAS, so a refresh that reported
-//! success is never lost.
+//! unlinked by writers: while the clock is past the earliest deadline in the map, every
+//! write sweeps one bucket of the table (up to four while it keeps finding expired
+//! entries), so an entry that expired is unlinked within `bucket count` writes (the
+//! bucket count is at most twice the map's peak length, or its capacity hint), with no
+//! background thread. Once a full cycle of the sweep (or a purge) finds no entry with a
+//! deadline left, writes stop sweeping until a deadline is written again.
+//! [`purge_expired`](HashMapRef::purge_expired) unlinks all expired entries at once. A
+//! refresh ([`set_ttl`](HashMapRef::set_ttl), [`persist`](HashMapRef::persist)) and any
+//! other change of the same entry (expiry, update, remove) are decided by one CAS, so a
+//! refresh that reported success is never lost.
 //!
 //! # Memory reclamation and pinned handles
 //! Removed entries are freed by epoch-based reclamation (crossbeam-epoch, one collector
 //! per map): memory is freed once no handle pinned before its removal is still alive.
 //! **A handle held for a long time delays the freeing of everything removed meanwhile**
-//! (it does not block other threads); pin per operation or per short batch. Dropping the
-//! map drops every key and value it holds or has retired, exactly once, before `drop`
-//! returns, so keys and values need not be `'static`.
+//! (it does not block other threads); pin per operation or per short batch. When a
+//! thread drops its last handle of a map after that handle removed many entries (a
+//! `clear`, `retain` or `purge_expired` through it, a loop of removes), the drop frees
+//! them before it returns unless another thread's handle still holds them back; a thread
+//! that exits hands what it removed over to the others. Retiring an entry allocates
+//! nothing: retired entries wait in a list threaded through their own memory. Dropping
+//! the map drops every key and value it holds or has retired, exactly once, before
+//! `drop` returns, so keys and values need not be `'static`.
 //!
 //! # Performance
 //! The table is a split-ordered list (Shalev & Shavit, JACM 2006): lookups walk a short
@@ -86,19 +98,37 @@
 //!
 //! # Panics in user code
 //! A panic in `Hash`, `Eq` or a closure passed to `update`, `get_or_insert_with`,
-//! `compute`, `retain` and friends leaves the map consistent and leaks nothing. A
-//! panicking `Drop` of a key or value is not supported (it may abort).
+//! `compute`, `retain` and friends leaves the map consistent and leaks nothing.
+//!
+//! A panicking `Drop` of a key or value is never undefined behaviour, never a double
+//! drop and never a leak. The map drops a removed or replaced key or value later than
+//! its removal, inside whichever call runs reclamation on whichever thread: pinning
+//! ([`HashMap::pin`]), dropping a handle, [`HashMap::purge_expired`],
+//! [`HashMap::shrink_to_fit`], or dropping the map. The panic is caught there, the rest
+//! of that reclamation completes (every other key and value is still dropped, all memory
+//! freed), and the panic is then resumed at the end of that call, with the map
+//! consistent: `pin` panics after pinning nothing, a handle's drop after unpinning, the
+//! map's drop after dropping everything else. Operations on a handle (`insert`,
+//! `remove`, …) never run other entries' destructors, so they never raise such a panic.
+//! If several destructors panic during one call, the first panic is resumed and the
+//! others are dropped (each is reported by the panic hook when it happens); a panic
+//! caught while the thread is already unwinding, or while it exits (thread-local
+//! destructors), is dropped the same way. Your own values are yours: the value a failed
+//! `try_insert` gives back, or a key `insert` did not need, is dropped by your code or
+//! at once by the call, like std's map does.
 
 #![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
 mod clock;
+mod janitor;
 mod map;
 mod raw;
 mod reclaim;
 mod sync;
 
 pub use crate::clock::{Clock, Expiry, ManualClock};
+pub use crate::janitor::Janitor;
 pub use crate::map::{
     Compute, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
     LocalGuard, OccupiedError, Operation, OwnedGuard, Values,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::clock::{Clock, Expiry, NEVER};
 use crate::raw::{self, Inserted, Now, OwnedCell, Policy, RawMap};
-use crate::reclaim::{self, Collector, Reclaim};
+use crate::reclaim::{self, Collector};
 
 /// The default hasher: foldhash's fast, randomly seeded hasher.
 pub type DefaultHashBuilder = foldhash::fast::RandomState;
@@ -29,13 +29,21 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 /// assert_eq!(m.len(), 2);
 /// ```
 pub struct HashMap<K, V, S = DefaultHashBuilder> {
-    // Dropped first: frees every node still linked.
     raw: RawMap<K, V>,
     hasher: S,
     clock: Clock,
     default_ttl: Option<Duration>,
-    // Dropped last: runs every destructor still pending in the collector.
     collector: Collector,
+}
+
+impl<K, V, S> Drop for HashMap<K, V, S> {
+    fn drop(&mut self) {
+        // Every node still linked, then every pending destructor; a panicking key or
+        // value destructor among them surfaces once all of them ran (`reclaim::panics`).
+        self.raw.free_all();
+        self.collector.shutdown();
+        reclaim::resume();
+    }
 }
 
 // SAFETY: the map owns its keys and values (moving it moves them: `K, V: Send`); the
@@ -142,7 +150,7 @@ impl<K, V, S> HashMapBuilder<K, V, S> {
             hasher: self.hasher,
             clock: self.clock,
             default_ttl: self.default_ttl,
-            collector: Collector::new(),
+            collector: Collector::new(raw::free_batch::<K, V>),
         }
     }
 }
@@ -247,7 +255,6 @@ impl<K, V, S> HashMap<K, V, S> {
             map: self,
             guard: LocalGuard {
                 inner: self.collector.pin(),
-                _map: PhantomData,
             },
         }
     }
@@ -271,7 +278,6 @@ impl<K, V, S> HashMap<K, V, S> {
             map: self,
             guard: OwnedGuard {
                 inner: self.collector.pin_owned(),
-                _map: PhantomData,
             },
         }
     }
@@ -351,21 +357,20 @@ impl<K, V, S> HashMap<K, V, S> {
         let size = self.raw.buckets();
         let mut now = Now::new(&self.clock);
         now.get(); // One clock reading for the whole purge.
-        let mut removed = 0;
+        let id = self.raw.begin_purge();
+        let (mut removed, mut earliest) = (0, NEVER);
         for first in (0..size).step_by(CHUNK) {
             let guard = self.collector.pin();
             for b in first..(first + CHUNK).min(size) {
-                removed += self
-                    .raw
-                    .sweep_bucket(b, size, &mut now, guard.epoch())
-                    .removed;
+                let swept = self.raw.sweep_bucket(b, size, &mut now, &guard);
+                removed += swept.removed;
+                earliest = earliest.min(swept.earliest);
             }
+            // Dropping the guard drives reclamation once enough was retired.
         }
-        // Each tombstoned entry retired a node and a cell; crossbeam frees at most 8
-        // bags of 64 per collection, and needs a few collections to advance the epoch.
-        for _ in 0..removed / 256 + 8 {
-            self.collector.pin().epoch().flush();
-        }
+        self.raw.end_purge(id, earliest);
+        // What is left over from the last chunks goes now.
+        self.collector.pin().reclaim_on_drop();
         removed
     }
 
@@ -390,9 +395,18 @@ impl<K, V, S> HashMap<K, V, S> {
     /// ```
     pub fn shrink_to_fit(&mut self) {
         self.raw.shrink_to_fit();
-        // No guard of this map exists (`&mut self`): dropping the collector runs all of
-        // its pending destructors at once.
-        drop(std::mem::replace(&mut self.collector, Collector::new()));
+        // No guard of this map exists (`&mut self`): shutting the collector down runs all
+        // of its pending destructors at once.
+        self.collector.shutdown();
+        self.collector = Collector::new(raw::free_batch::<K, V>);
+        reclaim::resume();
+    }
+
+    /// Whether writes currently sweep for expired entries: the clock has reached the
+    /// earliest deadline the map may still hold (diagnostics and tests).
+    #[doc(hidden)]
+    pub fn sweeping(&self) -> bool {
+        self.raw.may_have_expired(&mut Now::new(&self.clock))
     }
 
     /// The current number of buckets (diagnostics).
@@ -404,42 +418,42 @@ impl<K, V, S> HashMap<K, V, S> {
 
 /// A guard of [`HashMap::pin`]: keeps what the handle reads alive. Not `Send`.
 pub struct LocalGuard<'map> {
-    inner: reclaim::Guard,
-    _map: PhantomData<&'map ()>,
+    inner: reclaim::Guard<'map>,
 }
 
 /// A guard of [`HashMap::pin_owned`]: like [`LocalGuard`], but `Send`.
 pub struct OwnedGuard<'map> {
-    inner: reclaim::OwnedGuard,
-    _map: PhantomData<&'map ()>,
+    inner: reclaim::OwnedGuard<'map>,
 }
 
 mod sealed {
-    pub trait Sealed {}
+    /// The guard a handle operates under. Public in a private module, so that the
+    /// crate's reclamation types stay out of the public API.
+    pub trait Sealed {
+        #[doc(hidden)]
+        fn raw_guard(&self) -> &crate::reclaim::Guard<'_>;
+    }
 }
 
 /// The guards a [`HashMapRef`] can hold. Sealed.
-pub trait Guard: sealed::Sealed {
-    #[doc(hidden)]
-    fn epoch(&self) -> &crossbeam_epoch::Guard;
-}
+pub trait Guard: sealed::Sealed {}
 
-impl sealed::Sealed for LocalGuard<'_> {}
-impl sealed::Sealed for OwnedGuard<'_> {}
-
-impl Guard for LocalGuard<'_> {
+impl sealed::Sealed for LocalGuard<'_> {
     #[inline]
-    fn epoch(&self) -> &crossbeam_epoch::Guard {
-        self.inner.epoch()
+    fn raw_guard(&self) -> &reclaim::Guard<'_> {
+        &self.inner
     }
 }
 
-impl Guard for OwnedGuard<'_> {
+impl sealed::Sealed for OwnedGuard<'_> {
     #[inline]
-    fn epoch(&self) -> &crossbeam_epoch::Guard {
-        self.inner.epoch()
+    fn raw_guard(&self) -> &reclaim::Guard<'_> {
+        &self.inner
     }
 }
+
+impl Guard for LocalGuard<'_> {}
+impl Guard for OwnedGuard<'_> {}
 
 impl fmt::Debug for LocalGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -542,13 +556,20 @@ where
     }
 
     #[inline]
-    fn g(&self) -> &crossbeam_epoch::Guard {
-        self.guard.epoch()
+    fn g(&self) -> &reclaim::Guard<'_> {
+        sealed::Sealed::raw_guard(&self.guard)
     }
 
     #[inline]
     fn now(&self) -> Now<'map> {
         Now::new(&self.map.clock)
+    }
+
+    /// An identifier of the reclamation registration this handle is pinned with (for
+    /// diagnostics and tests: two handles alive on different threads never share one).
+    #[doc(hidden)]
+    pub fn registration_id(&self) -> usize {
+        self.g().registration()
     }
 
     /// See [`HashMap::len`].
@@ -630,7 +651,7 @@ where
     /// assert!(m.is_empty());
     /// ```
     pub fn clear(&self) {
-        self.map.raw.clear(self.g());
+        self.map.raw.clear(&mut self.now(), self.g());
     }
 
     /// Keeps only the live entries for which `f` returns `true`. Expired entries are not
@@ -649,9 +670,9 @@ where
     where
         F: FnMut(&K, &V) -> bool,
     {
-        let mut now = self.now();
         self.map.raw.retain_raw(
-            |node, cell| !cell.is_live(&mut || now.get()) || f(&node.key, &cell.value),
+            &mut self.now(),
+            |node, cell, live| !live || f(&node.key, &cell.value),
             self.g(),
         );
     }
@@ -690,21 +711,25 @@ where
         self.map.hasher.hash_one(key)
     }
 
+    /// The live entry of `key`: its node and current cell.
     #[inline]
     fn lookup<Q>(&self, key: &Q, now: &mut Now<'_>) -> Option<(&raw::Node<K, V>, &raw::Cell<V>)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.map.raw.get(self.hash(key), key, now, self.g())
+        self.map
+            .raw
+            .get(self.hash(key), key, now, self.g())
+            .map(|(node, cell, _)| (node, cell))
     }
 
-    /// The deadline for a new entry with `ttl` (or none).
+    /// The deadline for an entry written now with `ttl` (or none).
     #[inline]
-    fn deadline(&self, ttl: Option<Duration>, now: &mut Now<'_>) -> u64 {
+    fn deadline(&self, ttl: Option<Duration>) -> u64 {
         match ttl {
             None => NEVER,
-            Some(ttl) => self.map.clock.deadline_after(now.get(), ttl),
+            Some(ttl) => self.map.clock.deadline_after(ttl),
         }
     }
 
@@ -788,7 +813,7 @@ where
     #[inline]
     pub fn insert(&self, key: K, value: V) -> Option<&V> {
         let mut now = self.now();
-        let deadline = self.deadline(self.map.default_ttl, &mut now);
+        let deadline = self.deadline(self.map.default_ttl);
         self.insert_deadline(key, value, deadline, &mut now)
     }
 
@@ -809,7 +834,7 @@ where
     #[inline]
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Option<&V> {
         let mut now = self.now();
-        let deadline = self.deadline(Some(ttl), &mut now);
+        let deadline = self.deadline(Some(ttl));
         self.insert_deadline(key, value, deadline, &mut now)
     }
 
@@ -826,7 +851,7 @@ where
     /// ```
     pub fn try_insert(&self, key: K, value: V) -> Result<&V, OccupiedError<'_, V>> {
         let mut now = self.now();
-        let deadline = self.deadline(self.map.default_ttl, &mut now);
+        let deadline = self.deadline(self.map.default_ttl);
         match self.insert_if_vacant(key, OwnedCell::new(value, deadline), &mut now) {
             Ok(v) => Ok(v),
             Err((current, _key, cell)) => Err(OccupiedError {
@@ -892,7 +917,7 @@ where
         if let Some((_, c)) = self.lookup(&key, &mut now) {
             return &c.value;
         }
-        let deadline = self.deadline(self.map.default_ttl, &mut now);
+        let deadline = self.deadline(self.map.default_ttl);
         match self.insert_if_vacant(key, OwnedCell::new(f(), deadline), &mut now) {
             Ok(v) | Err((v, _, _)) => v,
         }
@@ -976,7 +1001,7 @@ where
                 Some(c) => c,
                 None => {
                     let f = init.take().expect("the initialiser runs once");
-                    let deadline = self.deadline(self.map.default_ttl, &mut now);
+                    let deadline = self.deadline(self.map.default_ttl);
                     OwnedCell::new(f(), deadline)
                 }
             };
@@ -1031,7 +1056,7 @@ where
                         }
                     }
                     Operation::Remove => {
-                        if raw.remove_cell(node, cell, self.g()) {
+                        if raw.remove_cell(node, cell, |d| now.live(d), self.g()) {
                             raw.sweep_step(&mut now, self.g());
                             return Compute::Removed(&node.key, &cell.value);
                         }
@@ -1040,7 +1065,7 @@ where
                 },
                 None => match f(None) {
                     Operation::Insert(v) => {
-                        let deadline = self.deadline(self.map.default_ttl, &mut now);
+                        let deadline = self.deadline(self.map.default_ttl);
                         let cell = OwnedCell::new(v, deadline);
                         match raw.insert(hash, key, cell, Policy::IfVacant, &mut now, self.g()) {
                             Inserted::New(n, c)
@@ -1120,7 +1145,11 @@ where
             if !f(&node.key, &cell.value) {
                 return Err((&node.key, &cell.value));
             }
-            if self.map.raw.remove_cell(node, cell, self.g()) {
+            if self
+                .map
+                .raw
+                .remove_cell(node, cell, |d| now.live(d), self.g())
+            {
                 self.map.raw.sweep_step(&mut now, self.g());
                 return Ok(Some((&node.key, &cell.value)));
             }
@@ -1149,10 +1178,13 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut now = self.now();
-        let (_, cell) = self.lookup(key, &mut now)?;
-        Some(match cell.deadline() {
+        let (_, _, d) = self.map.raw.get(self.hash(key), key, &mut now, self.g())?;
+        Some(match d {
             NEVER => Expiry::Never,
-            d => Expiry::In(Duration::from_nanos(d.saturating_sub(now.get()))),
+            // Against the precise clock: the coarse one that decides expiry lags it.
+            d => Expiry::In(Duration::from_nanos(
+                d.saturating_sub(self.map.clock.precise_now()),
+            )),
         })
     }
 
@@ -1175,7 +1207,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let mut now = self.now();
-        let deadline = self.deadline(Some(ttl), &mut now);
+        let deadline = self.deadline(Some(ttl));
         self.map
             .raw
             .set_deadline(self.hash(key), key, deadline, &mut now, self.g())
@@ -1223,7 +1255,7 @@ impl<'g, K, V> Iterator for Iter<'g, K, V> {
 
     #[inline]
     fn next(&mut self) -> Option<(&'g K, &'g V)> {
-        self.raw.next().map(|(k, c)| (k, &c.value))
+        self.raw.next().map(|(k, c, _)| (k, &c.value))
     }
 }
 
@@ -1326,9 +1358,9 @@ where
         {
             let (src, dst) = (self.pin(), other.pin());
             let mut now = dst.now();
-            for (k, cell) in self.raw.iter(&self.clock, src.g()) {
+            for (k, cell, deadline) in self.raw.iter(&self.clock, src.g()) {
                 let (key, value) = (k.clone(), cell.value.clone());
-                dst.insert_deadline(key, value, cell.deadline(), &mut now);
+                dst.insert_deadline(key, value, deadline, &mut now);
             }
         }
         other

@@ -38,23 +38,3 @@ pub(crate) fn thread_index() -> usize {
         v
     })
 }
-
-/// Counts this thread's retirements; `true` once every [`RETIRES_PER_FLUSH`] calls
-/// (never under loom, where crossbeam's small bags already collect often).
-#[inline]
-pub(crate) fn retire_tick() -> bool {
-    if LOOM {
-        return false;
-    }
-    std::thread_local! {
-        static RETIRED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-    }
-    RETIRED.with(|r| {
-        let n = r.get().wrapping_add(1);
-        r.set(n);
-        n % RETIRES_PER_FLUSH == 0
-    })
-}
-
-/// One crossbeam bag's worth of deferred functions.
-pub(crate) const RETIRES_PER_FLUSH: u32 = 64;

@@ -55,3 +55,74 @@ fn update_vs_set_ttl() {
         assert_eq!(val(map.pin().get(&1)), Some(1), "refresh lost");
     });
 }
+
+/// Two updates (which carry the entry's deadline over to the cell they install) racing a
+/// `persist`: the refresh that returned `true` survives both. Regression (issue #10):
+/// `update` used to publish its new cell with the deadline it read before its CAS and
+/// copy a refresh over only afterwards, onto the cell it had published — which the
+/// second update could already have replaced, carrying the old deadline on. Now the
+/// deadline is read by the CAS that freezes the old cell, which a refresh races on the
+/// same word.
+#[test]
+fn update_update_vs_persist() {
+    model("update_update_vs_persist", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin()
+            .insert_with_ttl(1, Val::new(0), Duration::from_secs(10));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().update(1, |v| Val::new(v.get() + 1))));
+        let refreshed = map.pin().persist(&1);
+        let mine = val(map.pin().update(1, |v| Val::new(v.get() + 1)));
+        let theirs = t.join().unwrap();
+        assert!(refreshed, "persist on a live entry failed");
+        let mut got = [mine, theirs];
+        got.sort();
+        assert_eq!(got, [Some(1), Some(2)], "an update was lost");
+        assert_eq!(map.pin().ttl(&1), Some(Expiry::Never), "refresh lost");
+    });
+}
+
+/// As [`update_update_vs_persist`] with `set_ttl` to a *longer* TTL: after the original
+/// deadline passes the entry must still be live.
+#[test]
+fn update_update_vs_set_ttl() {
+    model("update_update_vs_set_ttl", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin()
+            .insert_with_ttl(1, Val::new(0), Duration::from_secs(10));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().update(1, |v| Val::new(v.get() + 1))));
+        let refreshed = map.pin().set_ttl(&1, Duration::from_secs(100));
+        let _ = map.pin().update(1, |v| Val::new(v.get() + 1));
+        t.join().unwrap();
+        assert!(refreshed, "set_ttl on a live entry failed");
+        clock.advance(Duration::from_secs(50));
+        assert_eq!(val(map.pin().get(&1)), Some(2), "refresh lost");
+    });
+}
+
+/// Three parties: two updaters on their own threads and a `persist` on the main thread
+/// (two writers per role of the protocol that copies a deadline from the old cell to
+/// the new one).
+#[test]
+fn two_updaters_and_persist_on_three_threads() {
+    model("two_updaters_and_persist_on_three_threads", 2, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin()
+            .insert_with_ttl(1, Val::new(0), Duration::from_secs(10));
+        let spawn_update = |m: Arc<ttlmap::HashMap<u64, Val, MaskHasher>>| {
+            thread::spawn(move || val(m.pin().update(1, |v| Val::new(v.get() + 1))))
+        };
+        let (t1, t2) = (spawn_update(map.clone()), spawn_update(map.clone()));
+        let refreshed = map.pin().persist(&1);
+        let mut got = [t1.join().unwrap(), t2.join().unwrap()];
+        got.sort();
+        assert!(refreshed, "persist on a live entry failed");
+        assert_eq!(got, [Some(1), Some(2)], "an update was lost");
+        assert_eq!(map.pin().ttl(&1), Some(Expiry::Never), "refresh lost");
+        assert_eq!(val(map.pin().get(&1)), Some(2));
+    });
+}

@@ -15,13 +15,18 @@ pub(crate) struct Counter {
 
 impl Counter {
     pub(crate) fn new() -> Counter {
+        // `available_parallelism` parses cgroup files on Linux: once per process, not per
+        // map (a program that builds many small maps paid it each time).
+        static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         let n = if crate::sync::LOOM {
             1
         } else {
-            std::thread::available_parallelism()
-                .map_or(4, |n| n.get())
-                .next_power_of_two()
-                .clamp(1, 64)
+            *SHARDS.get_or_init(|| {
+                std::thread::available_parallelism()
+                    .map_or(4, |n| n.get())
+                    .next_power_of_two()
+                    .clamp(1, 64)
+            })
         };
         Counter {
             shards: (0..n)

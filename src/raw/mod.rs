@@ -31,23 +31,24 @@
 //! unlinks marked nodes it passes, one CAS each; only the thread whose CAS unlinks a node
 //! retires it. An insert of a new key links a new node with a CAS on `prev` (its
 //! linearization point) at the *head* of its run of equal `so`, so two inserts into the
-//! same run race on the same word. A key's value changes by a CAS on the node's `val`
-//! (linearization point of insert-over-existing, update, replace). A delete CASes `val`
-//! to null (its linearization point; the winner retires the cell and decrements the
-//! length), then marks `next`, then unlinks — the order of ConcurrentSkipListMap's
-//! deletion. A key is never re-inserted into a node with a null `val`: a writer that
-//! meets one helps mark it and retries, so at most one reachable node per key has a cell.
+//! same run race on the same word. Every other change of an entry — insert over an
+//! existing key, update, remove, expiry — is *decided* by a CAS that freezes the entry's
+//! current cell with what replaces it (a new cell, or a removal), and then *installed*
+//! into the node's `val` by whoever gets there first ([`RawMap::settle`]); the decision is
+//! the linearization point (`cell.rs`, `value.rs`). Installing a removal tombstones `val`
+//! (that thread decrements the length and retires the last cell), then the node's `next`
+//! is marked, then the node is unlinked — the order of ConcurrentSkipListMap's deletion.
+//! A key is never re-inserted into a tombstoned node: a writer that meets one helps mark
+//! it and retries, so at most one reachable node per key has cells.
 //!
-//! **Expiry** (design.md §2). The deadline lives in the cell. An expirer (the sweep or
-//! `purge_expired`) first *claims* the cell by CASing its deadline to `EXPIRED`, then
-//! tombstones it with the same `val` CAS as a delete; an insert over an expired cell
-//! simply replaces it. A refresh (`set_ttl`, `persist`) CASes the same deadline word, so
-//! of a refresh and an expiry exactly one wins: a refresh is never lost to an expiry. A
-//! refresh then re-checks with a CAS of `val` onto itself that its cell is still current,
-//! and refreshes the new cell if it was replaced. `update` keeps the deadline of the
-//! cell it replaces, and after its CAS it carries over any refresh that landed on the old
-//! cell in between (the RMW in the refresh's check is what makes the two see each other:
-//! loom model `update_vs_set_ttl`).
+//! **Expiry** (design.md §2). The deadline lives in the cell's deadline word. An expirer
+//! (the sweep or `purge_expired`) decides a removal like a delete, with a freezing CAS
+//! that succeeds only on the expired deadline it read; an insert over an expired cell
+//! decides a replacement instead. A refresh (`set_ttl`, `persist`) CASes the same open
+//! word, so of a refresh and any decision about the cell (expiry, update, remove, insert)
+//! exactly one wins: a refresh that succeeded is never lost, and `update`, which keeps
+//! the deadline of the cell it replaces, reads it in the very CAS that decides the
+//! replacement (loom models `update.rs`: two updaters racing a refresh).
 //!
 //! **Sweeping.** Each write of a map whose clock reached the earliest deadline ever
 //! written sweeps one bucket, in cursor order, unlinking the expired entries in it, and
@@ -66,27 +67,33 @@
 //! map's epoch collector (`reclaim.rs`) and freed once no guard that could have read
 //! them remains.
 
+mod cell;
 mod counter;
 mod directory;
 mod expiry;
 mod node;
+mod retire;
+mod value;
 mod walk;
 
 use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ptr;
 
+use self::cell::live_at;
+pub(crate) use self::cell::Cell;
 use self::counter::Counter;
 use self::directory::Directory;
+pub(crate) use self::node::Node;
 use self::node::{
-    is_marked, keep_busy, marked, owns_first, so_bucket, so_entry, successor, to_sentinel,
+    is_marked, is_tomb, keep_busy, marked, owns_first, so_bucket, so_entry, successor, to_sentinel,
     untagged, Link, BUSY, OWNS_FIRST, SENT,
 };
-pub(crate) use self::node::{Cell, Node};
+pub(crate) use self::retire::free_batch;
 use self::walk::Walk;
-use crate::clock::{Clock, NEVER};
+use crate::clock::Clock;
 use crate::reclaim::RawGuard;
-use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 
 /// Entries per bucket before the bucket count doubles: chains of 0.5–1 entries. (2 cost
 /// 55% more per hit at 1M keys; 1 costs 8.4 more bytes per entry and ~20% per insert.)
@@ -116,6 +123,19 @@ impl<'c> Now<'c> {
     #[inline]
     pub(crate) fn get(&mut self) -> u64 {
         *self.at.get_or_insert_with(|| self.clock.now())
+    }
+
+    /// Whether deadline `d` is live at this reading (taken only if `d` is finite).
+    #[inline]
+    pub(crate) fn live(&mut self, d: u64) -> bool {
+        live_at(d, &mut || self.get())
+    }
+
+    /// Forgets the reading, so that the next `get` reads the clock again (a long walk
+    /// does this every so often, or it would judge late entries by an old time).
+    #[inline]
+    pub(crate) fn refresh(&mut self) {
+        self.at = None;
     }
 }
 
@@ -228,12 +248,8 @@ pub(crate) struct RawMap<K, V> {
     /// Bucket count, a power of two ≥ 2; only grows.
     size: AtomicUsize,
     count: Counter,
-    /// Next bucket the incremental sweep looks at.
-    sweep_cursor: AtomicUsize,
-    /// A lower bound on every deadline ever written (`NEVER` if none was): lowered
-    /// before each cell with a deadline is published, never raised. While the clock is
-    /// below it nothing can have expired, and writes skip sweeping.
-    earliest_deadline: AtomicU64,
+    /// The incremental sweep's cursor and hint (`expiry.rs`).
+    sweep: expiry::Sweep,
     _marker: PhantomData<(K, V)>,
 }
 
@@ -246,8 +262,7 @@ impl<K, V> RawMap<K, V> {
             dir: Directory::with_ready(buckets),
             size: AtomicUsize::new(buckets),
             count: Counter::new(),
-            sweep_cursor: AtomicUsize::new(0),
-            earliest_deadline: AtomicU64::new(NEVER),
+            sweep: expiry::Sweep::new(),
             _marker: PhantomData,
         }
     }
@@ -261,35 +276,6 @@ impl<K, V> RawMap<K, V> {
     pub(crate) fn buckets(&self) -> usize {
         // Relaxed: a statistic.
         self.size.load(Ordering::Relaxed)
-    }
-
-    /// Records a deadline about to be published, lowering `earliest_deadline`.
-    #[inline]
-    pub(crate) fn note_deadline(&self, deadline: u64) {
-        // Relaxed: a hint for skipping sweeps; a sweeper that reads a stale (higher)
-        // value only skips work that a later write does. Lowering only, so no write is
-        // lost to a racing one: the CAS retries while ours is still lower.
-        let mut cur = self.earliest_deadline.load(Ordering::Relaxed);
-        while deadline < cur {
-            match self.earliest_deadline.compare_exchange_weak(
-                cur,
-                deadline,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-
-    /// Whether an entry may have expired at the clock reading of `now` (which is read
-    /// only if some entry has a deadline).
-    #[inline]
-    pub(crate) fn may_have_expired(&self, now: &mut Now<'_>) -> bool {
-        // Relaxed: see `note_deadline`.
-        let earliest = self.earliest_deadline.load(Ordering::Relaxed);
-        earliest != NEVER && now.get() >= earliest
     }
 
     // ----- buckets ---------------------------------------------------------------
@@ -475,7 +461,8 @@ impl<K, V> RawMap<K, V> {
         }
     }
 
-    /// The node holding `key` with its current cell, if that cell is live. Never writes.
+    /// The node holding `key`, its current cell and that cell's deadline, if the cell is
+    /// live. Never writes.
     #[inline]
     pub(crate) fn get<'g, Q, G>(
         &'g self,
@@ -483,7 +470,7 @@ impl<K, V> RawMap<K, V> {
         key: &Q,
         now: &mut Now<'_>,
         guard: &'g G,
-    ) -> Option<(&'g Node<K, V>, &'g Cell<V>)>
+    ) -> Option<(&'g Node<K, V>, &'g Cell<V>, u64)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -509,14 +496,9 @@ impl<K, V> RawMap<K, V> {
                 // SAFETY: an entry's link starts a live `Node`.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
                 if node.key.borrow() == key {
-                    // Acquire: pairs with the AcqRel CAS that installed the cell.
-                    let cell = node.val.load(Ordering::Acquire);
-                    if cell.is_null() {
-                        return None;
-                    }
-                    // SAFETY: the cell was current under `guard`, so it is not freed yet.
-                    let cell = unsafe { &*cell };
-                    return cell.is_live(&mut || now.get()).then_some((node, cell));
+                    return node.current().and_then(|(cell, d)| {
+                        live_at(d, &mut || now.get()).then_some((node, cell, d))
+                    });
                 }
             }
             // Acquire: as above.
@@ -538,7 +520,7 @@ impl<K, V> RawMap<K, V> {
     where
         K: Eq,
     {
-        self.note_deadline(cell.deadline());
+        let deadline = cell.deadline();
         let so = so_entry(hash);
         let start = self.start(hash, guard);
         let mut pending = Pending::new(key, cell);
@@ -584,11 +566,12 @@ impl<K, V> RawMap<K, V> {
                 .is_ok()
             {
                 pending.published();
+                self.note_deadline(deadline);
                 if let Some(total) = self.count.increment() {
                     self.maybe_grow(total);
                 }
-                // SAFETY: our cell, just published; whoever replaces or tombstones it
-                // retires it, and it is freed only after our guard is gone.
+                // SAFETY: our cell, just published; whoever moves `val` past it retires
+                // it, and it is freed only after our guard is gone.
                 break Inserted::New(n, unsafe { &*cell });
             }
         };
@@ -596,8 +579,9 @@ impl<K, V> RawMap<K, V> {
         result
     }
 
-    /// Puts the pending cell into the existing `node`, per `policy`. `None`: the node is
-    /// being deleted; retry from `find`.
+    /// Puts the pending cell into the existing `node`, per `policy`: decides the
+    /// replacement of its current cell (or, if the entry is being deleted, returns `None`
+    /// to retry from `find`, which unlinks it).
     fn install<'g, G: RawGuard>(
         &'g self,
         node: &'g Node<K, V>,
@@ -606,26 +590,24 @@ impl<K, V> RawMap<K, V> {
         now: &mut Now<'_>,
         guard: &'g G,
     ) -> Option<Inserted<'g, K, V>> {
-        // Acquire: pairs with the AcqRel CAS that installed the cell.
-        let mut cur = node.val.load(Ordering::Acquire);
-        // The value goes into a heap cell, boxed at the first CAS attempt and unboxed
-        // again if we give up (a panic in between would only leak: nothing there panics).
+        // The value goes into a heap cell, boxed at the first attempt and unboxed again if
+        // we give up (a panic in between would only leak: nothing there panics).
         let mut new: *mut Cell<V> = ptr::null_mut();
         loop {
-            if cur.is_null() {
-                // Being deleted: help mark it so that `find` unlinks it.
+            let Some((cur, d)) = node.current() else {
+                // Deleted, or a deletion is decided: install it, help mark the node so
+                // that `find` unlinks it, and retry.
+                self.settle(node, guard);
                 mark(&node.link);
                 pending.unbox();
                 return None;
-            }
-            // SAFETY: current under `guard`, so not freed before the guard is.
-            let cur_cell = unsafe { &*cur };
-            let live = cur_cell.is_live(&mut || now.get());
+            };
+            let live = live_at(d, &mut || now.get());
             if live && policy == Policy::IfVacant {
                 pending.unbox();
                 let (key, cell) = pending.take();
                 return Some(Inserted::Occupied {
-                    current: cur_cell,
+                    current: cur,
                     key,
                     cell,
                 });
@@ -633,47 +615,22 @@ impl<K, V> RawMap<K, V> {
             if new.is_null() {
                 new = pending.boxed();
             }
-            // AcqRel: Release publishes the new cell; Acquire (also on failure) pairs with
-            // the writer of the cell we read next.
-            match node
-                .val
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    // SAFETY: our CAS made `cur` unreachable for new guards, and only the
-                    // CAS that replaces a cell retires it.
-                    unsafe { self.retire_cell(node, cur, guard) };
-                    // Drops the spare key, last: a panicking `K::drop` must not stop the
-                    // retirement above.
-                    pending.published();
-                    return Some(Inserted::Replaced {
-                        node,
-                        old: live.then_some(cur_cell),
-                        // SAFETY: published by us; retired only after our guard.
-                        new: unsafe { &*new },
-                    });
+            if cur.freeze(d, new).is_ok() {
+                self.settle(node, guard);
+                // SAFETY: our cell, published by the freeze; the new deadline is noted
+                // after it is published (see `note_deadline`).
+                let new = unsafe { &*new };
+                if let cell::State::Open(deadline) = new.state() {
+                    self.note_deadline(deadline);
                 }
-                Err(actual) => cur = actual,
+                // Drops the spare key, last: the map is consistent if `K::drop` panics.
+                pending.published();
+                return Some(Inserted::Replaced {
+                    node,
+                    old: live.then_some(cur),
+                    new,
+                });
             }
-        }
-    }
-
-    /// Retires `cell`, which our CAS just replaced in `node.val`: a heap cell is freed by
-    /// the collector, the inline first cell is handed to the node's handshake.
-    ///
-    /// # Safety
-    /// - `cell` was `node`'s current cell until our CAS, so it is retired exactly once.
-    unsafe fn retire_cell<G: RawGuard>(&self, node: &Node<K, V>, cell: *mut Cell<V>, guard: &G) {
-        if node.is_first(cell) {
-            // SAFETY: `cell` is `node`'s first cell, as `Node::alloc` stored it in `val`
-            // (with the whole node's provenance: `release_first` may free the node).
-            let node = unsafe { Node::<K, V>::of_first(cell) };
-            // SAFETY: the first cell is unreachable for new guards (caller); the node is
-            // not: `release_first` touches only the cell until `Node::free` ran too.
-            unsafe { guard.retire(node, Node::release_first) };
-        } else {
-            // SAFETY: a heap cell, unreachable for new guards (caller).
-            unsafe { guard.retire(cell, Cell::free) };
         }
     }
 }
@@ -683,89 +640,6 @@ impl<K, V> RawMap<K, V> {
     /// `so` reversed, up to the top bit, which no bucket index reaches).
     fn start_of<G: RawGuard>(&self, so: u64, guard: &G) -> Start<'_> {
         self.start(so.reverse_bits(), guard)
-    }
-
-    /// Replaces the value of `node`, whose current cell is `cur`, keeping the deadline.
-    /// `Err` gives the value back if `cur` is no longer current.
-    pub(crate) fn replace_value<'g, G: RawGuard>(
-        &'g self,
-        node: &'g Node<K, V>,
-        cur: &'g Cell<V>,
-        value: V,
-        now: &mut Now<'_>,
-        guard: &'g G,
-    ) -> Result<&'g Cell<V>, V> {
-        let deadline = cur.deadline();
-        let new = OwnedCell::new(value, deadline).into_heap();
-        let cur_ptr = cur as *const Cell<V> as *mut Cell<V>;
-        // AcqRel: Release publishes the new cell; Acquire pairs with the previous writer.
-        match node
-            .val
-            .compare_exchange(cur_ptr, new, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(old) => {
-                // SAFETY: our CAS made `cur` unreachable for new guards; only the CAS
-                // that replaces a cell retires it. `old` is the pointer `val` held (the
-                // allocation's provenance; `cur_ptr` comes from a reference).
-                unsafe { self.retire_cell(node, old, guard) };
-                // SAFETY: published by us; retired only after our guard.
-                let new = unsafe { &*new };
-                // A refresh that hit the old cell between our read of its deadline and
-                // our CAS must not be lost: carry it over (unless the new cell was
-                // refreshed itself since, or the old one was only claimed as expired).
-                let after = cur.deadline();
-                if after != deadline && after != crate::clock::EXPIRED {
-                    new.replace_deadline(deadline, after);
-                }
-                self.sweep_step(now, guard);
-                Ok(new)
-            }
-            // SAFETY: the CAS failed, so `new` was never published.
-            Err(_) => Err(unsafe { OwnedCell::from_heap(new) }.into_value()),
-        }
-    }
-
-    /// Deletes `node` if its current cell is still `cur`: tombstone (the linearization
-    /// point), mark, unlink. `false` if `cur` is no longer current.
-    pub(crate) fn remove_cell<'g, G: RawGuard>(
-        &'g self,
-        node: &'g Node<K, V>,
-        cur: &'g Cell<V>,
-        guard: &'g G,
-    ) -> bool {
-        if !self.tombstone(node, cur as *const Cell<V> as *mut Cell<V>, guard) {
-            return false;
-        }
-        self.unlink(node, guard);
-        true
-    }
-
-    /// The delete's linearization point and its bookkeeping: CASes `node.val` from
-    /// `cell` to null, decrements the length, marks `next` and retires `cell` (unless
-    /// the node keeps it, see below). `false` if `cell` is no longer current (a replacing
-    /// or deleting CAS won).
-    fn tombstone<G: RawGuard>(&self, node: &Node<K, V>, cell: *mut Cell<V>, guard: &G) -> bool {
-        // AcqRel: races every other CAS of `val`; Release orders our reads before it.
-        let Ok(cell) =
-            node.val
-                .compare_exchange(cell, ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire)
-        else {
-            return false;
-        };
-        self.count.decrement();
-        // The inline first cell stays with the node if our CAS is the one that marks it
-        // (`OWNS_FIRST`): its unlinker then frees both at once (node.rs, "The first cell
-        // lives in the node").
-        let kept = node.is_first(cell) && mark_owning_first(&node.link);
-        if !kept {
-            // SAFETY: our CAS made the cell unreachable; only the tombstoning CAS retires
-            // it, and the node does not own it (no `OWNS_FIRST` from us). (`cell` is the
-            // pointer `val` held, with its allocation's provenance, not the caller's,
-            // which may come from a reference.)
-            unsafe { self.retire_cell(node, cell, guard) };
-            mark(&node.link);
-        }
-        true
     }
 
     /// Unlinks the marked `cur` by CASing `prev` (which held `prev_val`) past it to its
@@ -788,56 +662,14 @@ impl<K, V> RawMap<K, V> {
         // SAFETY: marked ⇒ an entry (sentinels are never marked); our CAS made it
         // unreachable for new guards, and only one CAS can do that. A marked `next` never
         // changes again, so `next` tells for good whether the node owns its first value.
-        unsafe { guard.retire(cur, Node::<K, V>::unlinked_free(next)) };
+        unsafe { retire::retire_node(cur as *mut Node<K, V>, owns_first(next), guard) };
         Some(succ)
     }
 
     /// Unlinks the marked `node` (and any marked neighbour in its run).
-    fn unlink<G: RawGuard>(&self, node: &Node<K, V>, guard: &G) {
+    pub(crate) fn unlink<G: RawGuard>(&self, node: &Node<K, V>, guard: &G) {
         let start = self.start_of(node.link.so, guard);
         self.find(start, node.link.so, |_| false, guard);
-    }
-
-    /// Changes the deadline of the live entry `key` to `deadline`.
-    pub(crate) fn set_deadline<Q, G>(
-        &self,
-        hash: u64,
-        key: &Q,
-        deadline: u64,
-        now: &mut Now<'_>,
-        guard: &G,
-    ) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-        G: RawGuard,
-    {
-        self.note_deadline(deadline);
-        loop {
-            let Some((node, cell)) = self.get(hash, key, now, guard) else {
-                return false;
-            };
-            if !cell.set_deadline(now.get(), deadline) {
-                return false;
-            }
-            // Is the cell still current? This must be a read-modify-write, not a load
-            // (loom model `update_vs_set_ttl`): with a plain load, this check and the
-            // load of the old deadline after `replace_value`'s CAS form a store-buffering
-            // pattern, where both read stale values and the refresh is lost. As an RMW it
-            // sits in `val`'s modification order: a replacing CAS after it reads from it
-            // (AcqRel: Release here pairs with that CAS's Acquire), so it sees our new
-            // deadline and carries it over; a replacing CAS before it makes it fail.
-            let cell_ptr = cell as *const Cell<V> as *mut Cell<V>;
-            if node
-                .val
-                .compare_exchange(cell_ptr, cell_ptr, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                // A cell never becomes current again once replaced, so it was current
-                // from our deadline CAS until now.
-                return true;
-            }
-        }
     }
 
     /// Rebuilds the directory for the current length (exclusive access): frees the
@@ -856,11 +688,11 @@ impl<K, V> RawMap<K, V> {
             if link.is_entry() {
                 // SAFETY: an entry's link starts its node.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
-                if node.val.load(Ordering::Relaxed).is_null() {
+                if is_tomb(node.val.load(Ordering::Relaxed)) {
                     // SAFETY: tombstoned (its length decremented; its last cell retired,
                     // or kept by the node if marked `OWNS_FIRST`) and now unlinked by us;
                     // nobody can read it.
-                    unsafe { Node::<K, V>::unlinked_free(raw_next)(cur) };
+                    unsafe { Node::free_tombstoned(cur as *mut Node<K, V>, raw_next) };
                 } else {
                     entries.push(cur);
                 }
@@ -874,31 +706,43 @@ impl<K, V> RawMap<K, V> {
         // The old directory goes (its segments freed); the entries move to the new one.
         self.dir = Directory::with_entries(buckets, &entries);
         self.size.store(buckets, Ordering::Relaxed);
-        self.sweep_cursor.store(0, Ordering::Relaxed);
+        self.sweep.reset();
     }
 
     /// Deletes every entry, live or expired.
-    pub(crate) fn clear<G: RawGuard>(&self, guard: &G) {
-        self.retain_raw(|_, _| false, guard);
+    pub(crate) fn clear<G: RawGuard>(&self, now: &mut Now<'_>, guard: &G) {
+        self.retain_raw(now, |_, _, _| false, guard);
     }
 
-    /// Deletes each entry whose current cell fails `keep` (expired ones are skipped by
-    /// callers that want std's semantics; `clear` passes them all).
-    pub(crate) fn retain_raw<F, G>(&self, mut keep: F, guard: &G)
+    /// Deletes each entry for which `keep(node, current cell, live)` is false, where
+    /// `live` says whether the cell is live at `now`. The clock is re-read every
+    /// [`CLOCK_REREAD`] entries, so a long walk judges late entries by a recent time.
+    pub(crate) fn retain_raw<F, G>(&self, now: &mut Now<'_>, mut keep: F, guard: &G)
     where
-        F: FnMut(&Node<K, V>, &Cell<V>) -> bool,
+        F: FnMut(&Node<K, V>, &Cell<V>, bool) -> bool,
         G: RawGuard,
     {
-        for node in self.walk(guard) {
-            loop {
-                // Acquire: pairs with the CAS that installed the cell.
-                let cell = node.val.load(Ordering::Acquire);
-                if cell.is_null() {
+        for (i, node) in self.walk(guard).enumerate() {
+            if i % CLOCK_REREAD == CLOCK_REREAD - 1 {
+                now.refresh();
+            }
+            while let Some((cell, d)) = node.current() {
+                let mut live = now.live(d);
+                if keep(node, cell, live) {
                     break;
                 }
-                // SAFETY: current under `guard`.
-                let cell = unsafe { &*cell };
-                if keep(node, cell) || self.remove_cell(node, cell, guard) {
+                // A refresh may change the deadline before our decision: ask again only
+                // if that changed whether the entry is live.
+                let mut keeps = false;
+                let accept = |d: u64| {
+                    let now_live = live_at(d, &mut || now.get());
+                    if now_live != live {
+                        live = now_live;
+                        keeps = keep(node, cell, live);
+                    }
+                    !keeps
+                };
+                if self.remove_cell(node, cell, accept, guard) {
                     break;
                 }
             }
@@ -914,30 +758,34 @@ impl<K, V> RawMap<K, V> {
         Iter {
             walk: self.walk(guard),
             now: Now::new(clock),
+            visited: 0,
         }
     }
 }
 
-/// Iterator over live entries; see `RawMap::iter`.
+/// A long walk re-reads the clock after this many entries.
+const CLOCK_REREAD: usize = 64;
+
+/// Iterator over live entries (key, current cell, its deadline); see `RawMap::iter`.
 pub(crate) struct Iter<'g, K, V> {
     walk: Walk<'g, K, V>,
     now: Now<'g>,
+    visited: usize,
 }
 
 impl<'g, K, V> Iterator for Iter<'g, K, V> {
-    type Item = (&'g K, &'g Cell<V>);
+    type Item = (&'g K, &'g Cell<V>, u64);
 
-    fn next(&mut self) -> Option<(&'g K, &'g Cell<V>)> {
+    fn next(&mut self) -> Option<(&'g K, &'g Cell<V>, u64)> {
         for node in self.walk.by_ref() {
-            // Acquire: pairs with the CAS that installed the cell.
-            let cell = node.val.load(Ordering::Acquire);
-            if cell.is_null() {
-                continue;
+            self.visited += 1;
+            if self.visited % CLOCK_REREAD == 0 {
+                self.now.refresh();
             }
-            // SAFETY: current under the guard that `'g` borrows.
-            let cell: &'g Cell<V> = unsafe { &*cell };
-            if cell.is_live(&mut || self.now.get()) {
-                return Some((&node.key, cell));
+            if let Some((cell, d)) = node.current() {
+                if live_at(d, &mut || self.now.get()) {
+                    return Some((&node.key, cell, d));
+                }
             }
         }
         None
@@ -1078,11 +926,11 @@ impl<K, V> Drop for Pending<K, V> {
     }
 }
 
-impl<K, V> Drop for RawMap<K, V> {
-    fn drop(&mut self) {
-        // `&mut self`: no guard exists, so nothing else reads the list. Free every node
-        // still linked and its cell; unlinked nodes were retired and are freed by the
-        // collector (which the map drops after this).
+impl<K, V> RawMap<K, V> {
+    /// Frees every node still linked, with its cells (for the map's drop; idempotent).
+    /// Unlinked nodes were retired and are freed by the collector.
+    pub(crate) fn free_all(&mut self) {
+        // `&mut self`: no guard exists, so nothing else reads the list.
         //
         // Sentinel by sentinel in memory order rather than along the list (whose split
         // order interleaves the directory's segments): every entry sits in the chain
@@ -1093,23 +941,60 @@ impl<K, V> Drop for RawMap<K, V> {
             while !untagged(cur).is_null() && !to_sentinel(cur) {
                 let node = untagged(cur) as *mut Node<K, V>;
                 // SAFETY: reachable, hence not retired, and exclusively ours now; an
-                // entry, since the pointer is not tagged `SENT`. Its cell (if any) is
-                // current, hence owned by it; a first cell that is no longer current was
-                // retired, and its handshake with `Node::free` runs when the collector
-                // is dropped.
+                // entry, since the pointer is not tagged `SENT`.
                 unsafe {
                     cur = (*node).link.next.load(Ordering::Relaxed);
-                    let cell = (*node).val.load(Ordering::Relaxed);
-                    if (*node).is_first(cell) || owns_first(cur) {
-                        Node::free_with_first(node);
-                    } else {
-                        if !cell.is_null() {
-                            Cell::free(cell);
-                        }
-                        Node::free(node);
-                    }
+                    Self::free_linked(node, cur);
                 }
             }
+            // Relaxed: exclusive. What is behind the sentinel is freed: skip it next time.
+            sentinel.next.store(cur, Ordering::Relaxed);
         }
+    }
+
+    /// Frees a node that is still linked, with its installed cell and every decided
+    /// successor of it (none once every operation has returned, as each installs what
+    /// it decided, but a chain costs nothing to handle).
+    ///
+    /// # Safety
+    /// - exclusive access (no guard exists); `node` is not reachable any more; `next` is
+    ///   its `next`.
+    unsafe fn free_linked(node: *mut Node<K, V>, next: *mut Link) {
+        // SAFETY: caller: exclusive. Every cell of the chain after the installed one is a
+        // heap cell owned by the map (decided, never installed, never retired); the
+        // installed one is the node's first cell or a heap cell, owned by the node. A
+        // first cell that is no longer installed was retired, and its handshake with
+        // `Node::free` runs when the collector shuts down.
+        unsafe {
+            // Relaxed: exclusive.
+            let head = (*node).val.load(Ordering::Relaxed);
+            if is_tomb(head) {
+                return Node::free_tombstoned(node, next);
+            }
+            let mut succ = match (*head).state() {
+                cell::State::Replaced(succ) => succ,
+                _ => ptr::null_mut(),
+            };
+            while !succ.is_null() {
+                let after = match (*succ).state() {
+                    cell::State::Replaced(after) => after,
+                    _ => ptr::null_mut(),
+                };
+                Cell::free(succ);
+                succ = after;
+            }
+            if (*node).is_first(head) {
+                Node::free_with_first(node);
+            } else {
+                Cell::free(head);
+                Node::free(node);
+            }
+        }
+    }
+}
+
+impl<K, V> Drop for RawMap<K, V> {
+    fn drop(&mut self) {
+        self.free_all();
     }
 }

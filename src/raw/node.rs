@@ -7,30 +7,25 @@
 //! apart: sentinels have even split-order keys, entries odd ones [SS06 §2.1].
 //!
 //! # Node states
-//! | state      | `val`              | `next` mark | reachable | who moves it on                |
-//! |------------|--------------------|-------------|-----------|--------------------------------|
-//! | live       | cell, deadline > now | clear     | yes       | writers (CAS `val`)            |
-//! | expired    | cell, deadline ≤ now | clear     | yes       | the sweep or purge: claim the deadline, CAS `val` to null; or an insert: CAS in a live cell |
-//! | tombstoned | null               | clear       | yes       | the tombstoner, or any helper: set the mark |
-//! | marked     | null               | set         | yes       | any traversal: CAS `prev.next` past it |
-//! | unlinked   | null               | set         | no (to new guards) | the unlinker retired it  |
-//! | freed      | —                  | —           | no        | the collector, after every older guard |
+//! | state      | `val`                 | `next` mark | reachable | who moves it on                |
+//! |------------|-----------------------|-------------|-----------|--------------------------------|
+//! | live       | a cell (see `cell.rs` for its chain) | clear | yes | writers decide on the cell, then install (`RawMap::settle`) |
+//! | tombstoned | [`TOMB`]              | clear       | yes       | the tombstoner, or any helper: set the mark |
+//! | marked     | [`TOMB`]              | set         | yes       | any traversal: CAS `prev.next` past it |
+//! | unlinked   | `TOMB` + garbage link | set         | no (to new guards) | the unlinker retired it  |
+//! | freed      | —                     | —           | no        | the collector, after every older guard |
 //!
-//! A node only moves down this table (but for an insert reviving an expired entry with a
-//! new cell). `val` goes null exactly once (whoever does it
-//! retires the last cell and decrements the length), `next` is marked only after `val`
-//! is null, and only the thread whose CAS unlinks a node retires it.
-//!
-//! # Cells
-//! A [`Cell`] holds the value and its deadline. The value never changes; the deadline
-//! changes only by CAS (a refresh, `persist`, or an expirer *claiming* it by CASing it to
-//! `EXPIRED`), so a refresh and an expiry of the same cell race on one word and exactly
-//! one of them wins.
+//! A node only moves down this table. `val` becomes a tombstone exactly once, by the CAS
+//! that installs a removal decision (that thread decrements the length and retires the
+//! last cell); `next` is marked only after that, and only the thread whose CAS unlinks a
+//! node retires it. Once unlinked, `val` doubles as the node's link in a retirement list
+//! (`raw/retire.rs`): it keeps the [`TOMB`] bit, so a guard still reading the node sees a
+//! tombstone whatever else the word holds.
 //!
 //! # The first cell lives in the node
 //! A node is allocated with its first cell inline (`Node::first`), so an insert makes one
 //! allocation and a lookup of a never-replaced value loads no second line. A later value
-//! gets a heap cell. The inline cell is retired like any other (when `val` moves away from
+//! gets a heap cell. The inline cell is retired like any other (when `val` moves past
 //! it), but its memory is the node's, so the node may only be freed once both deferred
 //! destructors ran: the inline value's ([`Node::release_first`]) and the node's own
 //! ([`Node::free`]). They may run in either order, on any threads (each thread's garbage
@@ -40,26 +35,46 @@
 //! ([`crate::clock::MIN_DEADLINE`]).
 //!
 //! The common case skips that handshake: a node deleted while its first cell is still
-//! current (never replaced) keeps its first value to the end. The deleter tombstones
-//! `val` as usual but retires nothing; instead its marking CAS sets [`OWNS_FIRST`] along
-//! with [`MARK`], and whoever unlinks a node marked so retires it with
-//! [`Node::free_with_first`], which drops key and first value and deallocates in one
-//! deferred call (one retirement and one touch of the node's memory instead of two). If
-//! another thread marked the node first (a helper that saw the null `val`), the flag is
-//! not there, and the deleter retires the first cell through the handshake as before.
-//! Dropping the first value only with the node is safe: the node is freed after every
-//! guard that could have loaded it, which includes every guard that loaded its first
-//! cell.
+//! current (never replaced) keeps its first value to the end. The deleter installs the
+//! tombstone as usual but retires nothing; instead its marking CAS sets [`OWNS_FIRST`]
+//! along with [`MARK`], and whoever unlinks a node marked so retires it to be freed with
+//! [`Node::free_with_first`], which drops key and first value and deallocates at once
+//! (one retirement and one touch of the node's memory instead of two). If another thread
+//! marked the node first (a helper that saw the tombstone), the flag is not there, and the
+//! deleter retires the first cell through the handshake as before. Dropping the first
+//! value only with the node is safe: the node is freed after every guard that could have
+//! loaded it, which includes every guard that loaded its first cell.
+//!
+//! Every destructor here runs user `Drop` code through [`crate::reclaim::catching`]: a
+//! panicking key or value never stops the rest of the free (its memory, the other field,
+//! the handshake), and the panic is handed to the reclamation's panic policy.
 
 use std::alloc::{self, Layout};
 use std::cell::UnsafeCell;
 use std::mem::{offset_of, ManuallyDrop};
 use std::ptr::{self, addr_of, addr_of_mut};
 
-use crate::clock::{EXPIRED, NEVER};
+use super::cell::Cell;
+use crate::reclaim::catching;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
-/// Tag bit of an entry's `next`: the entry is logically deleted (its `val` is null).
+/// Tag bit of a node's `val`: the entry is deleted (a tombstone). Cells are 8-aligned, so
+/// no cell pointer has it; an unlinked node's `val` keeps it under its garbage link.
+pub(crate) const TOMB: usize = 1;
+
+/// Whether a loaded `val` is a tombstone (with or without a garbage link).
+#[inline]
+pub(crate) fn is_tomb<V>(val: *mut Cell<V>) -> bool {
+    val.addr() & TOMB != 0
+}
+
+/// The plain tombstone a removal installs.
+#[inline]
+pub(crate) fn tomb<V>() -> *mut Cell<V> {
+    ptr::without_provenance_mut(TOMB)
+}
+
+/// Tag bit of an entry's `next`: the entry is logically deleted (its `val` is a tombstone).
 pub(crate) const MARK: usize = 1;
 /// Tag bit of a sentinel's `next`: the sentinel is claimed (and maybe linked) but not yet
 /// published as ready; lookups start from an ancestor meanwhile. Every CAS on a `next`
@@ -119,8 +134,8 @@ const _: () =
 pub(crate) struct Node<K, V> {
     /// Must stay the first field: `*mut Link` and `*mut Node` are cast into each other.
     pub(crate) link: Link,
-    /// The current cell (at first [`Node::first`], later a heap cell), or null once the
-    /// entry is tombstoned.
+    /// The installed cell (at first [`Node::first`], later a heap cell), or a tombstone
+    /// ([`TOMB`]) once the entry is deleted.
     pub(crate) val: AtomicPtr<Cell<V>>,
     pub(crate) key: K,
     /// The first cell, inline. Dropped by hand (see the module docs), hence
@@ -178,6 +193,20 @@ impl<K, V> Node<K, V> {
         ptr::eq(cell, unsafe { Node::first_ptr(self) })
     }
 
+    /// The entry's current cell and its open deadline; `None` once it is deleted (or a
+    /// deletion is decided). Never writes.
+    #[inline]
+    pub(crate) fn current(&self) -> Option<(&Cell<V>, u64)> {
+        // Acquire: pairs with the CAS that installed the cell.
+        let head = self.val.load(Ordering::Acquire);
+        if is_tomb(head) {
+            return None;
+        }
+        // SAFETY: installed while the caller's guard (which keeps this node) was pinned or
+        // later, so it is retired only after that guard is gone.
+        unsafe { &*head }.current()
+    }
+
     /// Views a link as the entry it starts.
     ///
     /// # Safety
@@ -201,7 +230,8 @@ impl<K, V> Node<K, V> {
             let first = Node::first_ptr(node);
             let key = ptr::read(&(*node).key);
             let value = ptr::read(&(*first).value);
-            let deadline = (*first).deadline();
+            // Relaxed: unshared.
+            let deadline = (*first).word().load(Ordering::Relaxed);
             Node::dealloc(node);
             (key, value, deadline)
         }
@@ -218,10 +248,10 @@ impl<K, V> Node<K, V> {
         // still allocated: only this function or `free`, whichever runs second, frees it.
         unsafe {
             let first = Node::first_ptr(node);
-            ptr::drop_in_place(addr_of_mut!((*first).value));
+            catching(|| ptr::drop_in_place(addr_of_mut!((*first).value)));
             // AcqRel: pairs with the swap in `free`; the second of the two sees the
             // other's drop done before it deallocates.
-            if (*first).deadline.swap(FIRST_DROPPED, Ordering::AcqRel) == NODE_DONE {
+            if (*first).word().swap(FIRST_DROPPED, Ordering::AcqRel) == NODE_DONE {
                 Node::dealloc(node);
             }
         }
@@ -232,66 +262,73 @@ impl<K, V> Node<K, V> {
     ///
     /// # Safety
     /// - `node` came from [`Node::alloc`], is unreachable, and no guard can still read it;
-    /// - its first cell was retired (its `val` moved away from it, and it is not marked
-    ///   [`OWNS_FIRST`]). A heap cell that `val` may still hold is owned elsewhere.
+    /// - its first cell was retired (`val` moved past it, and it is not marked
+    ///   [`OWNS_FIRST`]). A heap cell that `val` may still name is owned elsewhere.
     pub(crate) unsafe fn free(node: *mut Node<K, V>) {
         // SAFETY: nobody reads the node any more (caller); the first cell's deadline is
         // touched only by `release_first` and us from now on.
         unsafe {
-            ptr::drop_in_place(addr_of_mut!((*node).key));
+            catching(|| ptr::drop_in_place(addr_of_mut!((*node).key)));
             let first = Node::first_ptr(node);
             // AcqRel: see `release_first`.
-            if (*first).deadline.swap(NODE_DONE, Ordering::AcqRel) == FIRST_DROPPED {
+            if (*first).word().swap(NODE_DONE, Ordering::AcqRel) == FIRST_DROPPED {
                 Node::dealloc(node);
             }
         }
     }
 
-    /// Like [`Node::free`], from the `*mut Link` that the list stores.
-    ///
-    /// # Safety
-    /// As [`Node::free`].
-    unsafe fn free_link(link: *mut Link) {
-        // SAFETY: forwarded to the caller.
-        unsafe { Node::<K, V>::free(link as *mut Node<K, V>) }
-    }
-
     /// Frees a node that still owns its first value: drops key and first value and
-    /// deallocates. Used for a node whose first cell is still current when the map is
+    /// deallocates. Used for a node whose first cell is still installed when the map is
     /// dropped, and (deferred) for a node unlinked while marked [`OWNS_FIRST`].
     ///
     /// # Safety
     /// - exclusive access to `node` (no guard can still read it), which came from
-    ///   [`Node::alloc`], and its first cell was never retired: it is still current, or
-    ///   the node was tombstoned from it and marked `OWNS_FIRST`.
+    ///   [`Node::alloc`], and its first cell was never retired: it is still installed,
+    ///   or the node was tombstoned from it and marked `OWNS_FIRST`.
     pub(crate) unsafe fn free_with_first(node: *mut Node<K, V>) {
-        // SAFETY: caller: exclusive, nothing dropped yet.
+        // SAFETY: caller: exclusive, nothing dropped yet. Each drop runs once, and a
+        // panic in one does not skip the other nor the deallocation.
         unsafe {
-            ptr::drop_in_place(addr_of_mut!((*node).key));
-            ptr::drop_in_place(addr_of_mut!((*Node::first_ptr(node)).value));
+            catching(|| ptr::drop_in_place(addr_of_mut!((*node).key)));
+            catching(|| ptr::drop_in_place(addr_of_mut!((*Node::first_ptr(node)).value)));
             Node::dealloc(node);
         }
     }
 
-    /// The destructor of a tombstoned node once it is unlinked, given its last `next`:
-    /// [`Node::free_with_first`] if it owns its first value ([`OWNS_FIRST`]), else
-    /// [`Node::free`] (its first cell was retired on its own), both from the `*mut Link`
-    /// that the list stores.
-    pub(crate) fn unlinked_free(next: *mut Link) -> unsafe fn(*mut Link) {
-        if owns_first(next) {
-            Node::<K, V>::free_with_first_link
-        } else {
-            Node::<K, V>::free_link
+    /// Frees a tombstoned node at once, given its last `next`: with its first value if
+    /// it owns it ([`OWNS_FIRST`]), else through the handshake with its retired first
+    /// cell. For a map being rebuilt or dropped.
+    ///
+    /// # Safety
+    /// - exclusive access (no guard exists), `node` is tombstoned (its last cell retired,
+    ///   or kept if marked `OWNS_FIRST`) and nobody can reach it any more.
+    pub(crate) unsafe fn free_tombstoned(node: *mut Node<K, V>, next: *mut Link) {
+        // SAFETY: caller.
+        unsafe {
+            if owns_first(next) {
+                Node::free_with_first(node);
+            } else {
+                Node::free(node);
+            }
         }
     }
 
-    /// Like [`Node::free_with_first`], from the `*mut Link` that the list stores.
+    /// The word a retired node links through: its `val` (a tombstone by then).
     ///
     /// # Safety
-    /// As [`Node::free_with_first`].
-    unsafe fn free_with_first_link(link: *mut Link) {
-        // SAFETY: forwarded to the caller.
-        unsafe { Node::<K, V>::free_with_first(link as *mut Node<K, V>) }
+    /// - `node` is not deallocated.
+    pub(crate) unsafe fn link_slot(node: *mut Node<K, V>) -> *mut AtomicPtr<Cell<V>> {
+        // SAFETY: caller; no reference is created.
+        unsafe { addr_of_mut!((*node).val) }
+    }
+
+    /// The node whose link word is `slot` (the inverse of [`Node::link_slot`]).
+    ///
+    /// # Safety
+    /// - `slot` came from [`Node::link_slot`].
+    pub(crate) unsafe fn of_link_slot(slot: *mut AtomicPtr<Cell<V>>) -> *mut Node<K, V> {
+        // SAFETY: caller: `slot` lies `offset_of!(val)` bytes into its node.
+        unsafe { slot.byte_sub(offset_of!(Node<K, V>, val)).cast() }
     }
 
     /// Deallocates `node` whose key and first value were dropped or moved out already.
@@ -306,125 +343,6 @@ impl<K, V> Node<K, V> {
             ptr::drop_in_place(addr_of_mut!((*node).val));
             ptr::drop_in_place(addr_of_mut!((*Node::first_ptr(node)).deadline));
             alloc::dealloc(node as *mut u8, Layout::new::<Node<K, V>>());
-        }
-    }
-}
-
-/// An immutable value with its (CAS-only) deadline.
-pub(crate) struct Cell<V> {
-    deadline: AtomicU64,
-    pub(crate) value: V,
-}
-
-impl<V> Cell<V> {
-    pub(crate) fn alloc(value: V, deadline: u64) -> *mut Cell<V> {
-        Box::into_raw(Box::new(Cell {
-            deadline: AtomicU64::new(deadline),
-            value,
-        }))
-    }
-
-    /// Frees a cell.
-    ///
-    /// # Safety
-    /// - `cell` came from [`Cell::alloc`], and nobody can read it any more.
-    pub(crate) unsafe fn free(cell: *mut Cell<V>) {
-        // SAFETY: caller.
-        drop(unsafe { Box::from_raw(cell) });
-    }
-
-    /// Takes the value and deadline back out of a cell that was never published.
-    ///
-    /// # Safety
-    /// - `cell` came from [`Cell::alloc`] and was never shared.
-    pub(crate) unsafe fn into_parts(cell: *mut Cell<V>) -> (V, u64) {
-        // SAFETY: caller: exclusive ownership of the box.
-        let cell = unsafe { Box::from_raw(cell) };
-        let deadline = cell.deadline();
-        (cell.value, deadline)
-    }
-
-    /// The deadline as one atomic read.
-    #[inline]
-    pub(crate) fn deadline(&self) -> u64 {
-        // Acquire: pairs with the AcqRel CAS in `set_deadline`/`claim`, so that a reader
-        // that sees a refreshed deadline also sees everything the refresher did before.
-        self.deadline.load(Ordering::Acquire)
-    }
-
-    /// Whether the cell is live at time `now` (computed lazily: entries without a
-    /// deadline never read the clock).
-    #[inline]
-    pub(crate) fn is_live(&self, now: &mut impl FnMut() -> u64) -> bool {
-        let d = self.deadline();
-        d == NEVER || (d != EXPIRED && now() < d)
-    }
-
-    /// Changes the deadline of a cell that is live at `now`. Returns `false` if the cell
-    /// expired (or was claimed by an expirer) first.
-    pub(crate) fn set_deadline(&self, now: u64, deadline: u64) -> bool {
-        let mut cur = self.deadline();
-        loop {
-            if cur == EXPIRED || (cur != NEVER && cur <= now) {
-                return false;
-            }
-            // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): a plain store
-            // instead of the CAS, so a racing expirer's claim can be overwritten or lost.
-            #[cfg(ttlmap_broken)]
-            {
-                self.deadline.store(deadline, Ordering::Release);
-                return true;
-            }
-            // AcqRel: the CAS races `claim` on the same word; Acquire on failure pairs
-            // with the winner's release.
-            match self.deadline.compare_exchange_weak(
-                cur,
-                deadline,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-
-    /// Sets the deadline to `to` if it is still `from` (carrying a refresh over to a
-    /// replacement cell); a later refresh of this cell wins.
-    pub(crate) fn replace_deadline(&self, from: u64, to: u64) {
-        // AcqRel: races `set_deadline`/`claim_expired` on the same word.
-        let _ = self
-            .deadline
-            .compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    /// Claims an expired cell for unlinking: CASes its deadline to `EXPIRED` so that no
-    /// refresh can revive it. Returns `false` if the cell is live at `now` (read lazily).
-    pub(crate) fn claim_expired(&self, now: &mut impl FnMut() -> u64) -> bool {
-        let mut cur = self.deadline();
-        loop {
-            if cur == EXPIRED {
-                return true;
-            }
-            if cur == NEVER || cur > now() {
-                return false;
-            }
-            // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): plain store.
-            #[cfg(ttlmap_broken)]
-            {
-                self.deadline.store(EXPIRED, Ordering::Release);
-                return true;
-            }
-            // AcqRel: pairs with the CAS in `set_deadline` (one of the two wins).
-            match self.deadline.compare_exchange_weak(
-                cur,
-                EXPIRED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return true,
-                Err(actual) => cur = actual,
-            }
         }
     }
 }

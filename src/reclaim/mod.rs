@@ -1,0 +1,447 @@
+//! Memory reclamation: when an unlinked node or a replaced value cell may be freed.
+//!
+//! The raw engine talks to reclamation through a [`Guard`] only: it pins one for the
+//! length of an operation (every pointer it loads stays valid while the guard lives) and
+//! hands every unlinked allocation to it ([`RawGuard`]). The backend is crossbeam-epoch
+//! with **one collector per map**: all garbage of a map lives in that map's collector, so
+//! dropping the map runs every pending destructor before `drop` returns (keys and values
+//! need not be `'static`), and a thread pinned on *another* map never delays this one.
+//!
+//! # Participants
+//! Each thread registers once per map (`participant.rs`): registering allocates, so a
+//! pin is a thread-local lookup plus crossbeam's ordinary `pin`. Under loom
+//! (`--cfg ttlmap_loom`) every pin registers afresh instead (loom threads share one OS
+//! thread, so thread-locals would be shared by them).
+//!
+//! # Retirement lists
+//! crossbeam defers one closure per retired object and keeps it in a ~32-byte record of a
+//! bag, so retiring a million entries would allocate ~32 MB to free ~64 MB. Instead each
+//! participant keeps the objects it retires in a list linked through the objects' own
+//! memory ([`Guard::retire_linked`]; the engine says which word, `raw/retire.rs`), and
+//! defers one closure per [`BATCH`] of them, which frees the whole list. A batch waits
+//! for every guard pinned before it was handed over, which is later than each object's
+//! own retirement, so this only delays frees, never advances them.
+//!
+//! # Driving reclamation
+//! crossbeam collects (at most 8 bags) every 128 pins, and only once no guard pinned in
+//! an older epoch remains. A bulk operation under one handle (`clear`, `retain`,
+//! `purge_expired`, a loop of removes) retires everything it unlinks while its own pin
+//! holds it back, and nothing would free it once the handle is gone and the map goes
+//! idle. So when the last guard of a thread on a map is dropped after its pin retired at
+//! least [`BULK`] objects, it hands its list over and flushes the collector until what
+//! was retired is freed, or until the frees stop progressing (another thread's pin holds
+//! them back: that thread's own collections free them later). Per-operation pins flush
+//! once every [`FLUSH_AFTER`] retirements instead, which keeps collection ahead of
+//! retirement (crossbeam alone collects 8 bags every 128 pins).
+//!
+//! # Panics in destructors
+//! See [`panics`]: a panicking key or value destructor never unwinds through crossbeam
+//! or the map; the public call during which it ran re-raises it at its end.
+
+mod panics;
+mod participant;
+
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_epoch as epoch;
+
+pub(crate) use self::panics::{catching, resume};
+use self::participant::Participant;
+use crate::sync::{AtomicU64, Ordering};
+
+/// Objects per deferred batch (small under loom, so that models free within a few ops).
+const BATCH: usize = if crate::sync::LOOM { 2 } else { 64 };
+/// A thread's last guard on a map flushes the collector once (hands its batches over
+/// and collects) when dropped after this many retirements since the last flush: the
+/// steady state of per-operation pins.
+const FLUSH_AFTER: usize = BATCH;
+/// A thread's last guard on a map drives reclamation to the end when its pin retired at
+/// least this many objects: a bulk operation.
+const BULK: usize = 16 * BATCH;
+/// Objects per deferred batch once a pin has retired [`BULK`] objects: a purge of a
+/// million entries under one handle then adds ~1k crossbeam records (~32 KB) to the heap
+/// while it holds everything it unlinked, instead of ~16k (~0.5 MB), and a batch still
+/// frees in tens of microseconds.
+const BULK_BATCH: usize = BULK;
+
+/// The frees of a map's garbage, shared by the collector and its participants.
+pub(crate) struct Shared {
+    /// Frees a retirement list of this map's `K` and `V`, returning how many objects.
+    free_batch: unsafe fn(*mut u8) -> usize,
+    /// Objects handed to crossbeam in batches, and of those, freed.
+    sealed: AtomicU64,
+    freed: AtomicU64,
+}
+
+/// A map's epoch-based collector.
+pub(crate) struct Collector {
+    /// Dropped in `shutdown`, after every participant is released: its drop runs every
+    /// deferred free, which reads `shared`.
+    epoch: ManuallyDrop<epoch::Collector>,
+    /// Boxed: deferred closures and participants hold its address.
+    shared: Box<Shared>,
+    /// Every participant registered by a thread (`participant.rs`).
+    registry: Mutex<Vec<Arc<Participant>>>,
+    /// Never reused: keys the threads' participant caches.
+    id: u64,
+    shut_down: bool,
+}
+
+impl Collector {
+    /// A collector whose garbage lists are freed by `free_batch`.
+    pub(crate) fn new(free_batch: unsafe fn(*mut u8) -> usize) -> Collector {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Collector {
+            epoch: ManuallyDrop::new(epoch::Collector::new()),
+            shared: Box::new(Shared {
+                free_batch,
+                sealed: AtomicU64::new(0),
+                freed: AtomicU64::new(0),
+            }),
+            registry: Mutex::new(Vec::new()),
+            // Relaxed: only uniqueness matters.
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            shut_down: false,
+        }
+    }
+
+    fn epoch(&self) -> &epoch::Collector {
+        &self.epoch
+    }
+
+    /// Adds a thread's participant to the registry (pruning released ones).
+    fn register(&self, p: Arc<Participant>) {
+        let mut registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        registry.retain(|p| !p.is_released());
+        registry.push(p);
+    }
+
+    /// Pins the current thread. A collection that runs inside the pin may re-raise a
+    /// destructor's panic (see [`panics`]) once the pin is done.
+    #[inline]
+    pub(crate) fn pin(&self) -> Guard<'_> {
+        #[cfg(not(all(ttlmap_loom, feature = "loom")))]
+        let guard = match participant::cached(self) {
+            // SAFETY: the thread's own participant for this map (see `participant.rs`):
+            // it outlives the guard, which borrows the map.
+            Some(p) => unsafe { Guard::cached(self, p) },
+            None => self.pin_fresh(),
+        };
+        #[cfg(all(ttlmap_loom, feature = "loom"))]
+        let guard = self.pin_fresh();
+        resume();
+        guard
+    }
+
+    /// Pins with a registration of the guard's own, which may move between threads.
+    pub(crate) fn pin_owned(&self) -> OwnedGuard<'_> {
+        let guard = OwnedGuard(self.pin_fresh());
+        resume();
+        guard
+    }
+
+    fn pin_fresh(&self) -> Guard<'_> {
+        let p = Box::new(Participant::new(self.epoch.register(), &self.shared));
+        let p = NonNull::from(Box::leak(p));
+        // SAFETY: `p` is ours alone; the guard frees it.
+        let epoch = unsafe { p.as_ref().handle() }
+            .expect("a fresh participant is registered")
+            .pin();
+        Guard {
+            epoch: ManuallyDrop::new(epoch),
+            participant: p,
+            owned: true,
+            shared: &self.shared,
+        }
+    }
+
+    /// Releases every participant and runs every pending destructor. `&mut self`: no
+    /// guard of this collector exists. The collector is inert afterwards.
+    pub(crate) fn shutdown(&mut self) {
+        if self.shut_down {
+            return;
+        }
+        self.shut_down = true;
+        let registry = std::mem::take(
+            self.registry
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for p in registry {
+            // SAFETY: `&mut self`: no guard of this map exists.
+            unsafe { p.release(false) };
+        }
+        // SAFETY: dropped once (`shut_down`); every participant is released, so this is
+        // the last reference to crossbeam's global state, whose drop runs every deferred
+        // free now, while `shared` is still alive.
+        unsafe { ManuallyDrop::drop(&mut self.epoch) };
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl fmt::Debug for Collector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Collector").finish_non_exhaustive()
+    }
+}
+
+/// Protection for the length of one (or many) operations on one map.
+///
+/// `pub` only for the sealed trait behind `ttlmap::Guard` (`map.rs`); this module is
+/// private, so no user can name it.
+#[allow(unreachable_pub)]
+pub struct Guard<'c> {
+    epoch: ManuallyDrop<epoch::Guard>,
+    participant: NonNull<Participant>,
+    /// Whether the guard owns its participant (a fresh registration), which it releases
+    /// and frees when dropped.
+    owned: bool,
+    shared: &'c Shared,
+}
+
+impl fmt::Debug for Guard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard").finish_non_exhaustive()
+    }
+}
+
+impl<'c> Guard<'c> {
+    /// # Safety
+    /// - `p` is this thread's participant for `collector`, alive while the guard is.
+    #[inline]
+    unsafe fn cached(collector: &'c Collector, p: *const Participant) -> Guard<'c> {
+        // SAFETY: caller.
+        let participant = unsafe { &*p };
+        // SAFETY: we are the owner thread; a cached participant is released only when
+        // the thread exits or the map drops, neither of which can happen during `pin`.
+        let handle = unsafe { participant.handle() }.expect("a cached participant is registered");
+        Guard {
+            epoch: ManuallyDrop::new(handle.pin()),
+            participant: NonNull::from(participant),
+            owned: false,
+            shared: &collector.shared,
+        }
+    }
+
+    /// The address of the registration this guard pins (diagnostics and tests: two
+    /// guards alive at once on different threads never share one).
+    pub(crate) fn registration(&self) -> usize {
+        self.participant.as_ptr().addr()
+    }
+
+    #[inline]
+    fn participant(&self) -> &Participant {
+        // SAFETY: alive while the guard is (see `cached`, `pin_fresh`).
+        unsafe { self.participant.as_ref() }
+    }
+
+    /// Makes this guard's drop hand its participant's retirement list over and drive
+    /// reclamation (if it is the thread's last guard on the map), however little was
+    /// retired: for calls that promise to free before they return.
+    pub(crate) fn reclaim_on_drop(&self) {
+        let p = self.participant();
+        p.pin_retired.set(p.pin_retired.get().max(BULK));
+    }
+
+    /// Hands this participant's retirement list to crossbeam as one deferred batch.
+    fn seal_pending(&self) {
+        let p = self.participant();
+        let head = p.pending.replace(std::ptr::null_mut());
+        let len = p.pending_len.replace(0);
+        seal(self.shared, &self.epoch, head, len);
+    }
+
+    /// Flushes the collector until every batch sealed so far is freed, or until three
+    /// flushes in a row free nothing (another guard holds the rest back); at least three
+    /// times, which advances the epoch far enough for what was deferred on its own.
+    fn drive(&self, handle: &epoch::LocalHandle) {
+        // Acquire: pairs with the Release increments of `freed` in `seal`'s closure.
+        let target = self.shared.sealed.load(Ordering::Acquire);
+        let mut freed = self.shared.freed.load(Ordering::Acquire);
+        let (mut idle, mut flushes) = (0, 0);
+        while flushes < 3 || (freed < target && idle < 3) {
+            flushes += 1;
+            handle.pin().flush();
+            let now = self.shared.freed.load(Ordering::Acquire);
+            if now == freed {
+                idle += 1;
+            } else {
+                idle = 0;
+                freed = now;
+            }
+        }
+    }
+}
+
+/// Hands the list `head` (`len` objects) to crossbeam as one deferred batch.
+fn seal(shared: &Shared, guard: &epoch::Guard, head: *mut u8, len: usize) {
+    if head.is_null() {
+        return;
+    }
+    // Relaxed: a statistic and the drive's target; `drive` reads it on the same thread.
+    shared.sealed.fetch_add(len as u64, Ordering::Relaxed);
+    struct Batch(*mut u8, *const Shared);
+    let batch = Batch(head, shared);
+    // SAFETY: (1) every object of the list is unreachable for guards pinned from now on
+    // (each was retired after its unlinking CAS), so crossbeam runs the closure only once
+    // every guard that might hold one is gone; (2) the closure may run on any thread of
+    // this map (`HashMap: Sync` needs `K, V: Send`) and runs before the map's collector
+    // is dropped (`Collector::shutdown` drops crossbeam's state while `shared` lives),
+    // so the borrowed lifetimes inside K and V are still alive; (3) `free_batch` never
+    // unwinds (destructors run under `catching`).
+    unsafe {
+        guard.defer_unchecked(move || {
+            let Batch(head, shared) = batch;
+            let shared = &*shared;
+            let freed = (shared.free_batch)(head);
+            // Release: pairs with the Acquire loads in `drive`.
+            shared.freed.fetch_add(freed as u64, Ordering::Release);
+        })
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: alive while the guard is (see `cached`, `pin_fresh`); not tied to the
+        // borrow of `self`, whose epoch guard is dropped below.
+        let p: &Participant = unsafe { self.participant.as_ref() };
+        // SAFETY: we are the participant's owner (its thread, or the guard owning it).
+        let handle = unsafe { p.handle() };
+        if let Some(handle) = handle {
+            let bulk = p.pin_retired.get() >= BULK;
+            let flush = bulk || p.retired.get() >= FLUSH_AFTER;
+            if self.owned || flush {
+                self.seal_pending();
+            }
+            // SAFETY: dropped once, here; the epoch guard unpins (collecting nothing:
+            // the participant's handle is alive).
+            unsafe { ManuallyDrop::drop(&mut self.epoch) };
+            if !handle.is_pinned() {
+                p.pin_retired.set(0);
+                if flush {
+                    p.retired.set(0);
+                    if bulk {
+                        self.drive(handle);
+                    } else {
+                        handle.pin().flush();
+                    }
+                }
+            }
+        } else {
+            // SAFETY: as above. (A released participant, pinned when its thread exited.)
+            unsafe { ManuallyDrop::drop(&mut self.epoch) };
+        }
+        if self.owned {
+            // SAFETY: the guard owns the participant (`pin_fresh`), and its only pin just
+            // ended; releasing it while it is not pinned is its owner's thread exit path,
+            // which hands its list to crossbeam and drops its registration.
+            unsafe {
+                let p = Box::from_raw(self.participant.as_ptr());
+                p.release(true);
+            }
+        }
+        resume();
+    }
+}
+
+/// A guard that may move between threads: it owns its registration.
+pub(crate) struct OwnedGuard<'c>(Guard<'c>);
+
+// SAFETY: the participant behind the guard is registered for this guard alone and used
+// only through it, so moving the guard moves its only user along; the move itself
+// synchronises the two threads.
+unsafe impl Send for OwnedGuard<'_> {}
+// Not `Sync`: the participant's retirement list is unsynchronised, so two threads must
+// never retire through one guard at the same time.
+
+impl<'c> std::ops::Deref for OwnedGuard<'c> {
+    type Target = Guard<'c>;
+    fn deref(&self) -> &Guard<'c> {
+        &self.0
+    }
+}
+
+/// What the raw engine needs from a guard: retire the garbage it unlinked.
+pub(crate) trait RawGuard {
+    /// Retires an object through its own link word: `link(next)` must store `next` (the
+    /// rest of the list) into that word, and `handle` identifies the object and its kind
+    /// to the map's `free_batch` (see `raw/retire.rs`).
+    ///
+    /// # Safety
+    /// - the object is unreachable for every guard pinned after this call (it was
+    ///   unlinked), retired exactly once, and its link word is unused otherwise;
+    /// - the guard is not used by two threads at once.
+    unsafe fn retire_linked(&self, handle: *mut u8, link: impl FnOnce(*mut u8));
+
+    /// Defers `free(ptr)` on its own until no guard that could have loaded `ptr` remains.
+    ///
+    /// # Safety
+    /// - `ptr` is unreachable for every guard pinned after this call (it was unlinked);
+    /// - it is retired exactly once, `free` is the matching destructor, and `free` never
+    ///   unwinds (user destructors run under [`catching`]);
+    /// - the guard is not used by two threads at once.
+    unsafe fn retire<T>(&self, ptr: *mut T, free: unsafe fn(*mut T));
+}
+
+impl RawGuard for Guard<'_> {
+    #[inline]
+    unsafe fn retire_linked(&self, handle: *mut u8, link: impl FnOnce(*mut u8)) {
+        let p = self.participant();
+        link(p.pending.get());
+        p.pending.set(handle);
+        p.retired.set(p.retired.get() + 1);
+        p.pin_retired.set(p.pin_retired.get() + 1);
+        let len = p.pending_len.get() + 1;
+        p.pending_len.set(len);
+        let batch = if p.pin_retired.get() > BULK {
+            BULK_BATCH
+        } else {
+            BATCH
+        };
+        if len >= batch {
+            self.seal_pending();
+        }
+    }
+
+    #[inline]
+    unsafe fn retire<T>(&self, ptr: *mut T, free: unsafe fn(*mut T)) {
+        struct Garbage<T>(*mut T, unsafe fn(*mut T));
+        let garbage = Garbage(ptr, free);
+        let p = self.participant();
+        p.retired.set(p.retired.get() + 1);
+        p.pin_retired.set(p.pin_retired.get() + 1);
+        // SAFETY: as in `seal`: unreachable for later guards (caller), run before the
+        // map's collector is gone, and `free` never unwinds (caller).
+        unsafe {
+            self.epoch.defer_unchecked(move || {
+                let Garbage(ptr, free) = garbage;
+                free(ptr)
+            })
+        }
+    }
+}
+
+impl<G: RawGuard> RawGuard for &G {
+    #[inline]
+    unsafe fn retire_linked(&self, handle: *mut u8, link: impl FnOnce(*mut u8)) {
+        // SAFETY: forwarded.
+        unsafe { (**self).retire_linked(handle, link) }
+    }
+
+    #[inline]
+    unsafe fn retire<T>(&self, ptr: *mut T, free: unsafe fn(*mut T)) {
+        // SAFETY: forwarded.
+        unsafe { (**self).retire(ptr, free) }
+    }
+}

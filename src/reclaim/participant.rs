@@ -1,0 +1,211 @@
+//! A thread's participation in one map's reclamation, and where threads keep them.
+//!
+//! A [`Participant`] is one thread's crossbeam registration (`LocalHandle`) in a map's
+//! collector, plus the list of objects it retired that are not yet handed to crossbeam
+//! (see `mod.rs`, "Retirement lists"). Registering costs an allocation, so each thread
+//! keeps its participants for the maps it uses **in storage the thread owns**: a
+//! thread-local list (`THREAD`) of `Arc<Participant>`, found in one comparison through a
+//! one-entry cache (`LAST`). The map keeps an `Arc` of each too (its registry), so that
+//! dropping the map can release the participants of threads that are still running.
+//!
+//! Earlier versions kept the handles in a `thread_local::ThreadLocal` inside the map,
+//! indexed by that crate's thread ids. An id is freed by a thread-local destructor of the
+//! exiting thread, which may run before the thread's other thread-local destructors: a
+//! pinned handle held in a user's thread-local (of a `static` map) was then still in use
+//! by the exiting thread when a new thread that received the same id pinned the same
+//! crossbeam `Local` — two threads on one unsynchronised `Local`, and a pin that did not
+//! protect (`tests/threads.rs`). A thread's own storage cannot be inherited that way.
+//!
+//! # Release
+//! A participant is *released* once: its handle is dropped (crossbeam then moves the
+//! handle's own garbage to the collector's global queue) and its retirement list is
+//! handed over or freed. Either its thread exits (the `THREAD` destructor) while the
+//! participant is not pinned, or the map is dropped (no guard of the map exists then).
+//! The two may race (a scoped thread's thread-local destructors can run after the scope
+//! returned and the map was dropped), so a release takes the participant's lock. A
+//! participant still pinned when its thread exits (a handle held in a thread-local
+//! destroyed later) is left to the map's drop; nothing else uses it meanwhile, as the
+//! thread can no longer find it and no other thread ever could.
+
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::ptr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_epoch as epoch;
+
+use super::{Collector, Shared};
+use crate::sync::Ordering;
+
+/// One thread's registration in one map's collector.
+pub(crate) struct Participant {
+    /// The crossbeam registration; `None` once released.
+    handle: UnsafeCell<Option<epoch::LocalHandle>>,
+    /// Retired objects not yet handed to crossbeam: a list through their own memory
+    /// (tagged handles, see `raw/retire.rs`), and its length.
+    pub(super) pending: Cell<*mut u8>,
+    pub(super) pending_len: Cell<usize>,
+    /// Objects retired since the collector was last flushed for this participant.
+    pub(super) retired: Cell<usize>,
+    /// Objects retired since this thread's outermost pin began: a bulk operation's.
+    pub(super) pin_retired: Cell<usize>,
+    /// The map's shared reclamation state. Valid until the participant is released.
+    pub(super) shared: *const Shared,
+    /// Set (under `release_lock`) once released.
+    released: AtomicBool,
+    release_lock: Mutex<()>,
+}
+
+// SAFETY: a participant is used by one thread at a time. Its owner (the thread that
+// registered it, or the guard that owns it) uses `handle`, `pending`, `pending_len` and
+// `retired` without synchronisation while it can reach it: for a cached participant,
+// while its thread runs and the map lives. Anyone else touches those fields only in
+// `release`, under `release_lock`, when the owner can no longer use it: the owner thread
+// is exiting (it is the one releasing) or the map is being dropped (no guard exists, so
+// no operation of the owner is in progress, and none can start). The `LocalHandle`
+// inside is `!Send` for the same reason (its `Local` is unsynchronised), and moving it
+// between threads under those conditions is what crossbeam's own thread-exit path does.
+unsafe impl Send for Participant {}
+// SAFETY: see `Send`; shared references only reach `released` (atomic) and
+// `release_lock` from other threads.
+unsafe impl Sync for Participant {}
+
+impl Participant {
+    pub(super) fn new(handle: epoch::LocalHandle, shared: &Shared) -> Participant {
+        Participant {
+            handle: UnsafeCell::new(Some(handle)),
+            pending: Cell::new(ptr::null_mut()),
+            pending_len: Cell::new(0),
+            retired: Cell::new(0),
+            pin_retired: Cell::new(0),
+            shared,
+            released: AtomicBool::new(false),
+            release_lock: Mutex::new(()),
+        }
+    }
+
+    /// The crossbeam handle, `None` once released.
+    ///
+    /// # Safety
+    /// - the caller is the participant's owner (see `unsafe impl Send`).
+    #[inline]
+    pub(super) unsafe fn handle(&self) -> Option<&epoch::LocalHandle> {
+        // SAFETY: caller: no release runs concurrently with the owner.
+        unsafe { (*self.handle.get()).as_ref() }
+    }
+
+    pub(super) fn is_released(&self) -> bool {
+        // Acquire: pairs with the Release store in `release`.
+        self.released.load(Ordering::Acquire)
+    }
+
+    /// Releases the participant (once; later calls do nothing): its pending retirements
+    /// are handed to crossbeam (`exiting`: the owner thread exits, the map lives on) or
+    /// freed at once (the map is being dropped and no guard of it exists), then its
+    /// handle is dropped.
+    ///
+    /// # Safety
+    /// - `exiting`: called by the owner thread from its thread-local destructor, while the
+    ///   participant is not pinned;
+    /// - else: the map is being dropped (`&mut`), so no guard of it exists.
+    pub(super) unsafe fn release(&self, exiting: bool) {
+        let _lock = self
+            .release_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.is_released() {
+            return;
+        }
+        // SAFETY: the owner cannot use the participant any more (caller) and other
+        // releasers wait for the lock; `shared` is valid until the release completes.
+        unsafe {
+            let handle = (*self.handle.get()).take();
+            let head = self.pending.replace(ptr::null_mut());
+            let len = self.pending_len.replace(0);
+            let shared = &*self.shared;
+            if exiting {
+                if let Some(handle) = &handle {
+                    super::seal(shared, &handle.pin(), head, len);
+                }
+            } else {
+                (shared.free_batch)(head);
+            }
+            // Release: pairs with `is_released`, which the pruning in `register` reads.
+            self.released.store(true, Ordering::Release);
+            // Finalises the crossbeam `Local`: it pins once more (which may collect, and
+            // run destructors: `catching`) and moves its bag to the global queue.
+            drop(handle);
+        }
+    }
+}
+
+std::thread_local! {
+    /// The participant used last on this thread, with its collector's id (0: none).
+    /// `const` and free of destructors, so reading it is a plain thread-local load.
+    static LAST: Cell<(u64, *const Participant)> = const { Cell::new((0, ptr::null())) };
+    /// Every participant this thread registered (released ones are pruned lazily).
+    static THREAD: ThreadParticipants = const {
+        ThreadParticipants {
+            list: RefCell::new(Vec::new()),
+        }
+    };
+}
+
+/// A thread's participants; its destructor releases them when the thread exits.
+struct ThreadParticipants {
+    list: RefCell<Vec<(u64, Arc<Participant>)>>,
+}
+
+impl Drop for ThreadParticipants {
+    fn drop(&mut self) {
+        // From now on this thread cannot find its participants: a later thread-local
+        // destructor that pins a map gets a temporary registration instead.
+        LAST.set((0, ptr::null()));
+        for (_, p) in self.list.get_mut().drain(..) {
+            // SAFETY: the participant's handle, if any, belongs to this thread.
+            let pinned = unsafe { p.handle() }.is_some_and(epoch::LocalHandle::is_pinned);
+            if !pinned {
+                // SAFETY: we are its owner thread, exiting, and it is not pinned.
+                unsafe { p.release(true) };
+            }
+        }
+        // A panic caught while releasing cannot unwind out of a thread-local destructor.
+        super::panics::discard();
+    }
+}
+
+/// This thread's participant for `collector`, registering one on first use; `None` if
+/// this thread's storage is gone (it is exiting).
+#[inline]
+pub(super) fn cached(collector: &Collector) -> Option<*const Participant> {
+    let (id, p) = LAST.get();
+    if id == collector.id {
+        return Some(p);
+    }
+    lookup(collector)
+}
+
+#[cold]
+#[inline(never)]
+fn lookup(collector: &Collector) -> Option<*const Participant> {
+    let p = THREAD
+        .try_with(|thread| {
+            let mut list = thread.list.try_borrow_mut().ok()?;
+            if let Some((_, p)) = list.iter().find(|(id, _)| *id == collector.id) {
+                return Some(Arc::as_ptr(p));
+            }
+            list.retain(|(_, p)| !p.is_released());
+            let p = Arc::new(Participant::new(
+                collector.epoch().register(),
+                &collector.shared,
+            ));
+            collector.register(p.clone());
+            let ptr = Arc::as_ptr(&p);
+            list.push((collector.id, p));
+            Some(ptr)
+        })
+        .ok()
+        .flatten()?;
+    LAST.set((collector.id, p));
+    Some(p)
+}
