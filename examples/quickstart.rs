@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap as StdHashMap;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -186,4 +186,39 @@ fn main() {
     println!("purge_expired() found {purged} more");
     drop(store);
     println!("after drop: {} bytes still held", heap() - before);
+
+    idle_store_with_a_janitor();
+}
+
+/// A store that goes idle right after a burst: nothing writes, so nothing sweeps; an
+/// opt-in janitor thread purges it (and frees the memory) on a schedule.
+fn idle_store_with_a_janitor() {
+    println!("\n== an idle store with a janitor ==");
+    let before = heap();
+    let store: Arc<ttlmap::HashMap<u64, Session>> = Arc::new(
+        ttlmap::HashMap::builder()
+            .default_ttl(Duration::from_millis(100))
+            .build(),
+    );
+    let janitor = ttlmap::Janitor::spawn(&store, Duration::from_millis(50));
+    {
+        let m = store.pin();
+        for id in 0..20_000 {
+            m.insert(id, Session::new(id));
+        }
+    }
+    let full = heap() - before;
+    println!(
+        "{} sessions after a burst, {:.1} MiB on the heap",
+        store.len(),
+        full as f64 / (1 << 20) as f64
+    );
+    // No traffic at all from here on.
+    thread::sleep(Duration::from_millis(400));
+    println!(
+        "400 ms later, with no traffic: {} sessions left, {:.2} MiB on the heap",
+        store.len(),
+        (heap() - before) as f64 / (1 << 20) as f64
+    );
+    janitor.stop();
 }

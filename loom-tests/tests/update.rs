@@ -72,8 +72,11 @@ fn update_update_vs_persist() {
             .insert_with_ttl(1, Val::new(0), Duration::from_secs(10));
         let m2 = map.clone();
         let t = thread::spawn(move || val(m2.pin().update(1, |v| Val::new(v.get() + 1))));
-        let refreshed = map.pin().persist(&1);
-        let mine = val(map.pin().update(1, |v| Val::new(v.get() + 1)));
+        // One handle for both operations: fewer registrations for loom to interleave.
+        let m = map.pin();
+        let refreshed = m.persist(&1);
+        let mine = val(m.update(1, |v| Val::new(v.get() + 1)));
+        drop(m);
         let theirs = t.join().unwrap();
         assert!(refreshed, "persist on a live entry failed");
         let mut got = [mine, theirs];
@@ -94,8 +97,10 @@ fn update_update_vs_set_ttl() {
             .insert_with_ttl(1, Val::new(0), Duration::from_secs(10));
         let m2 = map.clone();
         let t = thread::spawn(move || val(m2.pin().update(1, |v| Val::new(v.get() + 1))));
-        let refreshed = map.pin().set_ttl(&1, Duration::from_secs(100));
-        let _ = map.pin().update(1, |v| Val::new(v.get() + 1));
+        let m = map.pin();
+        let refreshed = m.set_ttl(&1, Duration::from_secs(100));
+        let _ = m.update(1, |v| Val::new(v.get() + 1));
+        drop(m);
         t.join().unwrap();
         assert!(refreshed, "set_ttl on a live entry failed");
         clock.advance(Duration::from_secs(50));

@@ -77,6 +77,7 @@ pub(crate) struct Shared {
 }
 
 /// A map's epoch-based collector.
+#[cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
 pub(crate) struct Collector {
     /// Dropped in `shutdown`, after every participant is released: its drop runs every
     /// deferred free, which reads `shared`.
@@ -90,6 +91,7 @@ pub(crate) struct Collector {
     shut_down: bool,
 }
 
+#[cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
 impl Collector {
     /// A collector whose garbage lists are freed by `free_batch`.
     pub(crate) fn new(free_batch: unsafe fn(*mut u8) -> usize) -> Collector {
@@ -177,6 +179,8 @@ impl Collector {
             // SAFETY: `&mut self`: no guard of this map exists.
             unsafe { p.release(false) };
         }
+        #[cfg(not(all(ttlmap_loom, feature = "loom")))]
+        participant::forget(self.id);
         // SAFETY: dropped once (`shut_down`); every participant is released, so this is
         // the last reference to crossbeam's global state, whose drop runs every deferred
         // free now, while `shared` is still alive.
@@ -216,6 +220,7 @@ impl fmt::Debug for Guard<'_> {
     }
 }
 
+#[cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
 impl<'c> Guard<'c> {
     /// # Safety
     /// - `p` is this thread's participant for `collector`, alive while the guard is.

@@ -27,6 +27,9 @@
 //! destroyed later) is left to the map's drop; nothing else uses it meanwhile, as the
 //! thread can no longer find it and no other thread ever could.
 
+// Under loom every pin registers afresh (`mod.rs`): the thread cache is unused there.
+#![cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
+
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ptr;
 use std::sync::atomic::AtomicBool;
@@ -172,6 +175,23 @@ impl Drop for ThreadParticipants {
         // A panic caught while releasing cannot unwind out of a thread-local destructor.
         super::panics::discard();
     }
+}
+
+/// Forgets this thread's participant of the collector `id` (being dropped by this
+/// thread), so that the thread does not keep its memory until it registers elsewhere or
+/// exits. Other threads prune theirs lazily.
+pub(super) fn forget(id: u64) {
+    if LAST.get().0 == id {
+        LAST.set((0, ptr::null()));
+    }
+    let _ = THREAD.try_with(|thread| {
+        if let Ok(mut list) = thread.list.try_borrow_mut() {
+            list.retain(|(i, _)| *i != id);
+            if list.is_empty() {
+                *list = Vec::new();
+            }
+        }
+    });
 }
 
 /// This thread's participant for `collector`, registering one on first use; `None` if
