@@ -70,7 +70,10 @@
 //!
 //! # Memory reclamation and pinned handles
 //! Removed entries are freed by epoch-based reclamation (crossbeam-epoch, one collector
-//! per map): memory is freed once no handle pinned before its removal is still alive.
+//! per map): memory is freed once no handle pinned before its removal is still alive
+//! (and the removing thread handed it over: each thread hands its retired entries to the
+//! collector in batches of 64, when it drops a handle after a bulk removal, and when it
+//! exits, so at most 63 per thread and map wait longer, until the map's drop at worst).
 //! **A handle held for a long time delays the freeing of everything removed meanwhile**
 //! (it does not block other threads); pin per operation or per short batch. When a
 //! thread drops its last handle of a map after that handle removed many entries (a
@@ -103,12 +106,13 @@
 //! A panicking `Drop` of a key or value is never undefined behaviour, never a double
 //! drop and never a leak. The map drops a removed or replaced key or value later than
 //! its removal, inside whichever call runs reclamation on whichever thread: pinning
-//! ([`HashMap::pin`]), dropping a handle, [`HashMap::purge_expired`],
+//! ([`HashMap::pin`]) and dropping a handle, [`HashMap::purge_expired`],
 //! [`HashMap::shrink_to_fit`], or dropping the map. The panic is caught there, the rest
 //! of that reclamation completes (every other key and value is still dropped, all memory
 //! freed), and the panic is then resumed at the end of that call, with the map
-//! consistent: `pin` panics after pinning nothing, a handle's drop after unpinning, the
-//! map's drop after dropping everything else. Operations on a handle (`insert`,
+//! consistent: a handle's drop after unpinning (this includes a collection that ran
+//! inside the `pin` that made the handle), the map's drop after dropping everything
+//! else. Operations on a handle (`insert`,
 //! `remove`, …) never run other entries' destructors, so they never raise such a panic.
 //! If several destructors panic during one call, the first panic is resumed and the
 //! others are dropped (each is reported by the panic hook when it happens); a panic

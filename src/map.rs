@@ -655,8 +655,10 @@ where
     }
 
     /// Keeps only the live entries for which `f` returns `true`. Expired entries are not
-    /// shown to `f` (they are absent already). If `f` panics, the entries it already
-    /// rejected stay removed and the rest stay in place.
+    /// shown to `f` (they are absent already). `f` may see an entry twice if the entry
+    /// changes while `f` decides (a concurrent refresh that makes it expire, or a write
+    /// that replaces it). If `f` panics, the entries it already rejected stay removed and
+    /// the rest stay in place.
     ///
     /// # Examples
     /// ```

@@ -141,3 +141,37 @@ fn pinning_in_a_late_thread_local_destructor_works() {
     assert_eq!(MAP.pin().get(&77), None);
     assert_eq!(MAP.pin().get(&76), Some(&76));
 }
+
+/// Regression (found by review of the thread-owned registrations): a thread's release of
+/// its registration (at exit) marked it released before finishing, so the map's registry
+/// could drop it, the map's drop did not wait for it, and the exiting thread then ran the
+/// map's deferred destructors after `drop(map)` had returned (use-after-free of the map's
+/// reclamation state under ASan). Scoped threads run their thread-local destructors after
+/// the scope returns, so they race the map's drop.
+#[test]
+fn values_are_all_dropped_before_the_map_drop_returns_while_threads_exit() {
+    for _ in 0..300 {
+        let drops = AtomicUsize::new(0);
+        let created = AtomicUsize::new(0);
+        let map: HashMap<u64, Counted<'_>> = HashMap::new();
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (map, drops, created) = (&map, &drops, &created);
+                s.spawn(move || {
+                    let m = map.pin();
+                    for i in 0..8 {
+                        created.fetch_add(1, Ordering::SeqCst);
+                        m.insert(t * 100 + i, Counted(drops));
+                        m.remove(&(t * 100 + i));
+                    }
+                });
+            }
+        });
+        drop(map);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            created.load(Ordering::SeqCst),
+            "values dropped after the map's drop returned"
+        );
+    }
+}

@@ -34,3 +34,30 @@ fn purge_switch_off_vs_insert_with_ttl() {
         assert_eq!(map.len(), 1, "an expired entry was left unswept");
     });
 }
+
+/// An insert over an existing key publishes a deadline and must note it, even if an
+/// `update` replaces its new cell (carrying the deadline over, which notes nothing) before
+/// the insert looks at it again. Regression (found by review): the insert noted the
+/// deadline it re-read from its cell, and missed it when the cell was already replaced;
+/// on a map with no other deadline, sweeping then stayed off and the entry was stranded.
+#[test]
+fn insert_over_key_vs_update_notes_the_deadline() {
+    model("insert_over_key_vs_update_notes_the_deadline", 2, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        // No deadline anywhere: sweeping is off.
+        map.pin().insert(0, Val::new(0));
+        let m2 = map.clone();
+        let t = thread::spawn(move || {
+            let _ = m2.pin().update(0, |v| Val::new(v.get() + 1));
+        });
+        let _ = map.pin().insert_with_ttl(0, Val::new(10), SEC);
+        t.join().unwrap();
+        // Key 0 has a deadline now (in either order); once it passed, writes sweep.
+        assert!(map.pin().ttl(&0).is_some());
+        clock.advance(2 * SEC);
+        assert!(map.sweeping(), "a published deadline was never noted");
+        map.pin().insert(1, Val::new(1));
+        assert_eq!(map.len(), 1, "the expired entry was stranded");
+    });
+}

@@ -113,8 +113,8 @@ impl<V> Cell<V> {
             .map_err(decode)
     }
 
-    /// A refresh: changes the open deadline `expected`, live at `now`, to `deadline`.
-    /// `Err` gives the state found instead (the caller re-examines it).
+    /// A refresh: changes the open deadline `expected` (the caller checked it is live) to
+    /// `deadline`. `Err` gives the state found instead (the caller re-examines it).
     pub(crate) fn refresh(&self, expected: u64, deadline: u64) -> Result<(), State<V>> {
         debug_assert!(expected & FROZEN == 0 && deadline & FROZEN == 0);
         // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken` only): a plain store

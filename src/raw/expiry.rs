@@ -26,8 +26,8 @@
 //! bound low enough writes nothing, which is safe only if the pass that armed it later
 //! sees the published entry: the note issues a SeqCst fence between its publication and
 //! its read of the hint, and the pass one between arming and sweeping, so either the
-//! pass's sweep sees the entry or the note sees the armed word and dirties it (loom model
-//! `sweep_switch_off`). A pass sweeper still running when the pass ends reports a
+//! pass's sweep sees the entry or the note sees the armed word and dirties it (loom
+//! models in `loom-tests/tests/sweep.rs`). A pass sweeper still running when the pass ends reports a
 //! deadline it meets by lowering the hint again. The id (23 bits) keeps the raise of a
 //! stalled old pass from succeeding on a newer pass's armed word; it would take 2^23
 //! passes during one stall to repeat, and even then the worst outcome is an expired

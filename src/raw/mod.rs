@@ -527,7 +527,7 @@ impl<K, V> RawMap<K, V> {
         let result = loop {
             let w = self.find(start, so, |n| n.key == *pending.key(), guard);
             if let Some(node) = w.found {
-                match self.install(node, &mut pending, policy, now, guard) {
+                match self.install(node, &mut pending, deadline, policy, now, guard) {
                     Some(done) => break done,
                     None => continue,
                 }
@@ -586,6 +586,7 @@ impl<K, V> RawMap<K, V> {
         &'g self,
         node: &'g Node<K, V>,
         pending: &mut Pending<K, V>,
+        deadline: u64,
         policy: Policy,
         now: &mut Now<'_>,
         guard: &'g G,
@@ -616,13 +617,13 @@ impl<K, V> RawMap<K, V> {
                 new = pending.boxed();
             }
             if cur.freeze(d, new).is_ok() {
+                // The deadline we published, noted after it is published (see
+                // `note_deadline`). Not re-read from the cell: an update may already have
+                // replaced it, carrying the deadline over without noting it.
+                self.note_deadline(deadline);
                 self.settle(node, guard);
-                // SAFETY: our cell, published by the freeze; the new deadline is noted
-                // after it is published (see `note_deadline`).
+                // SAFETY: our cell, published by the freeze; retired only after our guard.
                 let new = unsafe { &*new };
-                if let cell::State::Open(deadline) = new.state() {
-                    self.note_deadline(deadline);
-                }
                 // Drops the spare key, last: the map is consistent if `K::drop` panics.
                 pending.published();
                 return Some(Inserted::Replaced {
@@ -821,7 +822,7 @@ fn mark_owning_first(link: &Link) -> bool {
     false
 }
 
-/// Marks `link.next` (idempotent). The node's `val` must already be null.
+/// Marks `link.next` (idempotent). The node's `val` must already be a tombstone.
 fn mark(link: &Link) {
     // Acquire: we only need the current value to CAS against.
     let mut next = link.next.load(Ordering::Acquire);

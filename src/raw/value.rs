@@ -25,15 +25,17 @@ impl<K, V> RawMap<K, V> {
             if is_tomb(head) {
                 return head;
             }
-            // SAFETY: installed under `guard`, so not freed before the guard is.
+            // SAFETY: loaded from `val` under `guard` (or the successor of a cell that
+            // was), so retired, if at all, only after the guard was pinned.
             let next = match unsafe { &*head }.state() {
                 State::Open(_) => return head,
                 State::Replaced(next) => next,
                 State::Removed => tomb(),
             };
-            // AcqRel: Release publishes nothing new (the successor was published by its
-            // freeze) but orders our earlier reads; Acquire pairs with the CAS that
-            // installed what we read next.
+            // AcqRel: Release passes on what our Acquire read of `head`'s word saw (the
+            // successor's contents, published by its freeze): a reader that loads `next`
+            // from `val` never reads `head`'s word, so it synchronises through this CAS.
+            // Acquire pairs with the CAS that installed what we read next.
             match node
                 .val
                 .compare_exchange(head, next, Ordering::AcqRel, Ordering::Acquire)

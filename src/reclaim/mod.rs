@@ -124,28 +124,24 @@ impl Collector {
         registry.push(p);
     }
 
-    /// Pins the current thread. A collection that runs inside the pin may re-raise a
-    /// destructor's panic (see [`panics`]) once the pin is done.
+    /// Pins the current thread. A collection that runs inside the pin may catch a
+    /// destructor's panic (see [`panics`]): the guard's drop resumes it.
     #[inline]
     pub(crate) fn pin(&self) -> Guard<'_> {
         #[cfg(not(all(ttlmap_loom, feature = "loom")))]
-        let guard = match participant::cached(self) {
+        match participant::cached(self) {
             // SAFETY: the thread's own participant for this map (see `participant.rs`):
             // it outlives the guard, which borrows the map.
             Some(p) => unsafe { Guard::cached(self, p) },
             None => self.pin_fresh(),
-        };
+        }
         #[cfg(all(ttlmap_loom, feature = "loom"))]
-        let guard = self.pin_fresh();
-        resume();
-        guard
+        self.pin_fresh()
     }
 
     /// Pins with a registration of the guard's own, which may move between threads.
     pub(crate) fn pin_owned(&self) -> OwnedGuard<'_> {
-        let guard = OwnedGuard(self.pin_fresh());
-        resume();
-        guard
+        OwnedGuard(self.pin_fresh())
     }
 
     fn pin_fresh(&self) -> Guard<'_> {
@@ -256,7 +252,9 @@ impl<'c> Guard<'c> {
     /// retired: for calls that promise to free before they return.
     pub(crate) fn reclaim_on_drop(&self) {
         let p = self.participant();
+        // Both counters: the drop's fast path relies on `pin_retired <= retired`.
         p.pin_retired.set(p.pin_retired.get().max(BULK));
+        p.retired.set(p.retired.get().max(BULK));
     }
 
     /// Hands this participant's retirement list to crossbeam as one deferred batch.
@@ -271,8 +269,9 @@ impl<'c> Guard<'c> {
     /// flushes in a row free nothing (another guard holds the rest back); at least three
     /// times, which advances the epoch far enough for what was deferred on its own.
     fn drive(&self, handle: &epoch::LocalHandle) {
+        // Relaxed: a target; what we sealed ourselves is counted by our own RMW.
+        let target = self.shared.sealed.load(Ordering::Relaxed);
         // Acquire: pairs with the Release increments of `freed` in `seal`'s closure.
-        let target = self.shared.sealed.load(Ordering::Acquire);
         let mut freed = self.shared.freed.load(Ordering::Acquire);
         let (mut idle, mut flushes) = (0, 0);
         while flushes < 3 || (freed < target && idle < 3) {
@@ -294,7 +293,8 @@ fn seal(shared: &Shared, guard: &epoch::Guard, head: *mut u8, len: usize) {
     if head.is_null() {
         return;
     }
-    // Relaxed: a statistic and the drive's target; `drive` reads it on the same thread.
+    // Relaxed: a statistic and the drives' target (a drive reads what its own thread
+    // sealed through its own RMW's place in the modification order).
     shared.sealed.fetch_add(len as u64, Ordering::Relaxed);
     struct Batch(*mut u8, *const Shared);
     let batch = Batch(head, shared);
@@ -317,13 +317,39 @@ fn seal(shared: &Shared, guard: &epoch::Guard, head: *mut u8, len: usize) {
 }
 
 impl Drop for Guard<'_> {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: alive while the guard is (see `cached`, `pin_fresh`); not tied to the
         // borrow of `self`, whose epoch guard is dropped below.
         let p: &Participant = unsafe { self.participant.as_ref() };
+        // Nothing to hand over (`pin_retired <= retired` always): just unpin. This is
+        // the drop of nearly every per-operation handle.
+        if !self.owned && p.retired.get() < FLUSH_AFTER {
+            // SAFETY: dropped once, here; unpinning collects nothing (the participant's
+            // handle is alive, or it was released with this pin outstanding).
+            unsafe { ManuallyDrop::drop(&mut self.epoch) };
+            if p.pin_retired.get() != 0 {
+                // SAFETY: we are the participant's owner thread.
+                if unsafe { p.handle() }.is_some_and(|h| !h.is_pinned()) {
+                    p.pin_retired.set(0);
+                }
+            }
+        } else {
+            self.drop_slow(p);
+        }
+        // A destructor's panic caught during this pin (a collection inside `pin`, or the
+        // flushes above) surfaces now.
+        resume();
+    }
+}
+
+impl Guard<'_> {
+    /// The drop of a guard that hands garbage over, or owns its registration.
+    #[cold]
+    #[inline(never)]
+    fn drop_slow(&mut self, p: &Participant) {
         // SAFETY: we are the participant's owner (its thread, or the guard owning it).
-        let handle = unsafe { p.handle() };
-        if let Some(handle) = handle {
+        if let Some(handle) = unsafe { p.handle() } {
             let bulk = p.pin_retired.get() >= BULK;
             let flush = bulk || p.retired.get() >= FLUSH_AFTER;
             if self.owned || flush {
@@ -344,7 +370,8 @@ impl Drop for Guard<'_> {
                 }
             }
         } else {
-            // SAFETY: as above. (A released participant, pinned when its thread exited.)
+            // SAFETY: as above. Unreachable in practice: a participant is released only
+            // while no guard of it exists; unpinning is all there is to do anyway.
             unsafe { ManuallyDrop::drop(&mut self.epoch) };
         }
         if self.owned {
@@ -356,7 +383,6 @@ impl Drop for Guard<'_> {
                 p.release(true);
             }
         }
-        resume();
     }
 }
 

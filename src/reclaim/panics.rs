@@ -8,8 +8,9 @@
 //! the user runs inside [`catching`]: the panic is caught, the rest of the free completes
 //! (the other field, the memory, the other objects of the batch), and the first payload
 //! is kept per thread. The public call during which it happened re-raises it with
-//! [`resume`] once the map is consistent again: at the end of `HashMap::pin`, of a
-//! handle's drop, of `purge_expired`, `shrink_to_fit`, or the map's drop.
+//! [`resume`] once the map is consistent again: at the end of a handle's drop (which
+//! covers a collection inside the `pin` that made the handle), of `shrink_to_fit`, or of
+//! the map's drop.
 //!
 //! Further payloads caught before the first one is re-raised are dropped (after the
 //! panic hook has reported each of them), as is a payload caught while the thread is
@@ -40,17 +41,18 @@ pub(crate) fn catching(f: impl FnOnce()) {
 #[cold]
 #[inline(never)]
 fn stash(payload: Payload) {
-    let leftover = PAYLOAD
-        .try_with(|slot| match slot.try_borrow_mut() {
-            Ok(mut slot) if slot.is_none() => {
-                *slot = Some(payload);
+    // Kept outside the closure: if the thread-local is gone, the closure never runs and
+    // the payload must still be dropped under `catch_unwind`.
+    let mut payload = Some(payload);
+    let _ = PAYLOAD.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            if slot.is_none() {
+                *slot = payload.take();
                 PENDING.set(true);
-                None
             }
-            _ => Some(payload),
-        })
-        .unwrap_or_else(|std::thread::AccessError { .. }| None);
-    if let Some(payload) = leftover {
+        }
+    });
+    if let Some(payload) = payload {
         drop_payload(payload);
     }
 }

@@ -61,11 +61,11 @@ pub(crate) struct Participant {
 
 // SAFETY: a participant is used by one thread at a time. Its owner (the thread that
 // registered it, or the guard that owns it) uses `handle`, `pending`, `pending_len` and
-// `retired` without synchronisation while it can reach it: for a cached participant,
-// while its thread runs and the map lives. Anyone else touches those fields only in
-// `release`, under `release_lock`, when the owner can no longer use it: the owner thread
-// is exiting (it is the one releasing) or the map is being dropped (no guard exists, so
-// no operation of the owner is in progress, and none can start). The `LocalHandle`
+// `retired` without synchronisation while it is in an operation of the map (a guard is
+// alive) or pinning one. Every other access is in `release`, under `release_lock`: by
+// the owner thread itself as it exits (no operation of it is in progress), or by the
+// thread dropping the map (no guard exists, so no operation is in progress, and none can
+// start). Two releases are ordered by the lock. The `LocalHandle`
 // inside is `!Send` for the same reason (its `Local` is unsynchronised), and moving it
 // between threads under those conditions is what crossbeam's own thread-exit path does.
 unsafe impl Send for Participant {}
@@ -105,40 +105,53 @@ impl Participant {
     /// Releases the participant (once; later calls do nothing): its pending retirements
     /// are handed to crossbeam (`exiting`: the owner thread exits, the map lives on) or
     /// freed at once (the map is being dropped and no guard of it exists), then its
-    /// handle is dropped.
+    /// handle is dropped. An exiting owner that is still pinned (a handle held in a
+    /// thread-local destroyed later) leaves the participant to the map's drop: `false`.
+    ///
+    /// Everything happens under `release_lock`, and `released` is set only at the very
+    /// end, after crossbeam's `Local` was finalised: the map's registry drops a
+    /// participant only once it is released, so a map being dropped either finds the
+    /// participant in its registry (and waits for its lock) or knows its release, down to
+    /// the last reference the `Local` held on crossbeam's global state, is complete.
     ///
     /// # Safety
-    /// - `exiting`: called by the owner thread from its thread-local destructor, while the
-    ///   participant is not pinned;
+    /// - `exiting`: called by the owner thread from its thread-local destructor;
     /// - else: the map is being dropped (`&mut`), so no guard of it exists.
-    pub(super) unsafe fn release(&self, exiting: bool) {
+    pub(super) unsafe fn release(&self, exiting: bool) -> bool {
         let _lock = self
             .release_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.is_released() {
-            return;
+        // SAFETY: the owner cannot be in an operation of the map (caller: it is exiting
+        // and calls us, or the map is being dropped); other releasers wait for the lock.
+        let slot = unsafe { &mut *self.handle.get() };
+        let Some(handle) = slot.as_ref() else {
+            return true; // released already
+        };
+        if exiting && handle.is_pinned() {
+            return false;
         }
-        // SAFETY: the owner cannot use the participant any more (caller) and other
-        // releasers wait for the lock; `shared` is valid until the release completes.
-        unsafe {
-            let handle = (*self.handle.get()).take();
-            let head = self.pending.replace(ptr::null_mut());
-            let len = self.pending_len.replace(0);
-            let shared = &*self.shared;
+        let handle = slot.take();
+        let head = self.pending.replace(ptr::null_mut());
+        let len = self.pending_len.replace(0);
+        // SAFETY: valid until the release completes (the map's drop waits for our lock
+        // before it frees `shared`).
+        let shared = unsafe { &*self.shared };
+        if let Some(handle) = &handle {
             if exiting {
-                if let Some(handle) = &handle {
-                    super::seal(shared, &handle.pin(), head, len);
-                }
+                super::seal(shared, &handle.pin(), head, len);
             } else {
-                (shared.free_batch)(head);
+                // SAFETY: the map is being dropped: no guard can reach these objects.
+                unsafe { (shared.free_batch)(head) };
             }
-            // Release: pairs with `is_released`, which the pruning in `register` reads.
-            self.released.store(true, Ordering::Release);
-            // Finalises the crossbeam `Local`: it pins once more (which may collect, and
-            // run destructors: `catching`) and moves its bag to the global queue.
-            drop(handle);
         }
+        // Finalises the crossbeam `Local`: it pins once more (which may collect, and run
+        // destructors: `catching`), moves its bag to the global queue and drops its
+        // reference to crossbeam's global state.
+        drop(handle);
+        // Release: pairs with `is_released`, which the pruning in `register` reads.
+        self.released.store(true, Ordering::Release);
+        true
     }
 }
 
@@ -165,12 +178,9 @@ impl Drop for ThreadParticipants {
         // destructor that pins a map gets a temporary registration instead.
         LAST.set((0, ptr::null()));
         for (_, p) in self.list.get_mut().drain(..) {
-            // SAFETY: the participant's handle, if any, belongs to this thread.
-            let pinned = unsafe { p.handle() }.is_some_and(epoch::LocalHandle::is_pinned);
-            if !pinned {
-                // SAFETY: we are its owner thread, exiting, and it is not pinned.
-                unsafe { p.release(true) };
-            }
+            // SAFETY: we are its owner thread, exiting. (If it is still pinned, the map's
+            // drop releases it; until then no other thread can find it.)
+            unsafe { p.release(true) };
         }
         // A panic caught while releasing cannot unwind out of a thread-local destructor.
         super::panics::discard();
