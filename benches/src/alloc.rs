@@ -110,3 +110,13 @@ impl HeapProbe {
         peak_bytes() - self.0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The library's tests run on the default allocator: the check the heap binary makes
+    /// before measuring must see that nothing is counted.
+    #[test]
+    fn is_counting_is_false_without_the_counting_allocator() {
+        assert!(!super::is_counting());
+    }
+}
