@@ -87,6 +87,7 @@ struct Measured {
 }
 
 fn measure<M: MemSubject>(n: u64) -> Measured {
+    let started = std::time::Instant::now();
     let sizes: Vec<(u64, isize)> = SIZE_FACTORS
         .iter()
         .map(|f| (n as f64 * f).round() as u64)
@@ -113,8 +114,9 @@ fn measure<M: MemSubject>(n: u64) -> Measured {
         .map(|(m, held)| (m, if m == n { full } else { held }))
         .collect::<Vec<_>>();
     eprintln!(
-        "  memory: {:<18} bytes/entry {}",
+        "  memory: {:<18} ({:.1} s) bytes/entry {}",
         M::NAME,
+        started.elapsed().as_secs_f64(),
         sizes
             .iter()
             .map(|&(m, held)| format!("{}: {:.1}", count_label(m), held as f64 / m as f64))
