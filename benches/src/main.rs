@@ -149,8 +149,9 @@ fn main() -> ExitCode {
         command.trim()
     );
 
-    // The heap sections first, each in its own child process: they are quick, and a
-    // failure to build or run the child stops the run before the long timed sections.
+    // The heap sections first, each in its own child process: they take about two
+    // minutes, and a failure to build or run the child stops the run before the timed
+    // sections, which take the rest.
     let heap_selected = [
         (args.memory, "memory"),
         (args.reclamation, "reclamation"),
