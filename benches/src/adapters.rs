@@ -7,7 +7,8 @@
 //! Every operation pins on its own (`map.pin().get(&k)`), the way a typical user writes it.
 
 use std::collections::HashMap as StdHashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 /// The hasher every map runs with in the headline tables.
@@ -310,16 +311,38 @@ pub trait MapVisitor {
     fn visit<M: BenchMap>(&mut self);
 }
 
-/// Visits every concurrent map of the comparison, ttlmap first.
+/// The `--maps` selection: lowercase name fragments; unset means every map.
+static SELECTED: OnceLock<Vec<String>> = OnceLock::new();
+
+/// Restricts every workload to the maps whose name contains one of `fragments`
+/// (case-insensitive). Call once, before any workload; later calls are ignored.
+pub fn select_maps(fragments: &[String]) {
+    let _ = SELECTED.set(fragments.iter().map(|f| f.to_lowercase()).collect());
+}
+
+/// Whether the map (or reference row) called `name` is selected (see [`select_maps`]).
+pub fn is_selected(name: &str) -> bool {
+    SELECTED.get().is_none_or(|frags| {
+        let name = name.to_lowercase();
+        frags.iter().any(|f| name.contains(f.as_str()))
+    })
+}
+
+/// Visits every selected concurrent map of the comparison, ttlmap first.
 pub fn for_each_map(v: &mut impl MapVisitor) {
-    v.visit::<TtlMap>();
-    v.visit::<MutexMap>();
-    v.visit::<RwLockMap>();
-    v.visit::<DashMap>();
-    v.visit::<Papaya>();
-    v.visit::<Scc>();
-    v.visit::<Flurry>();
-    v.visit::<Moka>();
+    fn visit<M: BenchMap>(v: &mut impl MapVisitor) {
+        if is_selected(M::NAME) {
+            v.visit::<M>();
+        }
+    }
+    visit::<TtlMap>(v);
+    visit::<MutexMap>(v);
+    visit::<RwLockMap>(v);
+    visit::<DashMap>(v);
+    visit::<Papaya>(v);
+    visit::<Scc>(v);
+    visit::<Flurry>(v);
+    visit::<Moka>(v);
 }
 
 /// A [`BenchMap`] as a `bustle` collection; the handle is a clone of the `Arc`.
@@ -348,6 +371,93 @@ impl<M: BenchMap> bustle::CollectionHandle for Table<M> {
     }
     fn update(&mut self, key: &u64) -> bool {
         self.0.update(key)
+    }
+}
+
+/// Lookups (`get`, `update`) made by a [`Counted`] collection, and how many found the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lookups {
+    /// `get` calls.
+    pub gets: u64,
+    /// `get` calls that found the key.
+    pub get_hits: u64,
+    /// `update` calls.
+    pub updates: u64,
+    /// `update` calls that found the key.
+    pub update_hits: u64,
+}
+
+/// Totals of every [`Counted`] handle dropped since the last [`take_lookups`].
+static LOOKUPS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+/// The lookups counted by [`Counted`] handles dropped since the last call, and resets them.
+pub fn take_lookups() -> Lookups {
+    // Relaxed: counters; the handles that added to them ran on threads that bustle joined
+    // before `run_silently` returned to our thread, which orders their adds before this.
+    let [gets, get_hits, updates, update_hits] = LOOKUPS.each_ref().map(|c| c.swap(0, Relaxed));
+    Lookups {
+        gets,
+        get_hits,
+        updates,
+        update_hits,
+    }
+}
+
+/// A [`Table`] whose handles count their lookups and hits (see [`take_lookups`]): an
+/// instrumented run, to measure how many of a mix's reads find their key. Not timed.
+pub struct Counted<M> {
+    table: Table<M>,
+    counts: Lookups,
+}
+
+impl<M: BenchMap> bustle::Collection for Counted<M> {
+    type Handle = Self;
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            table: <Table<M> as bustle::Collection>::with_capacity(capacity),
+            counts: Lookups::default(),
+        }
+    }
+    fn pin(&self) -> Self::Handle {
+        Self {
+            table: Table(Arc::clone(&self.table.0)),
+            counts: Lookups::default(),
+        }
+    }
+}
+
+impl<M: BenchMap> bustle::CollectionHandle for Counted<M> {
+    type Key = u64;
+    fn get(&mut self, key: &u64) -> bool {
+        let hit = self.table.0.get(key);
+        self.counts.gets += 1;
+        self.counts.get_hits += u64::from(hit);
+        hit
+    }
+    fn insert(&mut self, key: &u64) -> bool {
+        self.table.0.insert(*key, *key)
+    }
+    fn remove(&mut self, key: &u64) -> bool {
+        self.table.0.remove(key)
+    }
+    fn update(&mut self, key: &u64) -> bool {
+        let hit = self.table.0.update(key);
+        self.counts.updates += 1;
+        self.counts.update_hits += u64::from(hit);
+        hit
+    }
+}
+
+impl<M> Drop for Counted<M> {
+    fn drop(&mut self) {
+        let c = self.counts;
+        for (total, n) in LOOKUPS
+            .iter()
+            .zip([c.gets, c.get_hits, c.updates, c.update_hits])
+        {
+            // Relaxed: see `take_lookups`.
+            total.fetch_add(n, Relaxed);
+        }
     }
 }
 
@@ -503,10 +613,15 @@ pub trait TtlVisitor {
     fn visit<T: TtlSubject>(&mut self);
 }
 
-/// Visits every TTL map of the comparison, ttlmap first.
+/// Visits every selected TTL map of the comparison, ttlmap first.
 pub fn for_each_ttl_map(v: &mut impl TtlVisitor) {
-    v.visit::<TtlMap>();
-    v.visit::<TtlMapDefault>();
-    v.visit::<MokaTtl>();
-    v.visit::<MokaExpiry>();
+    fn visit<T: TtlSubject>(v: &mut impl TtlVisitor) {
+        if is_selected(T::NAME) {
+            v.visit::<T>();
+        }
+    }
+    visit::<TtlMap>(v);
+    visit::<TtlMapDefault>(v);
+    visit::<MokaTtl>(v);
+    visit::<MokaExpiry>(v);
 }

@@ -1,72 +1,90 @@
-//! A counting allocator: wraps `System` and tracks live heap bytes (`layout.size()`).
+//! A counting allocator: wraps `System` and tracks live heap bytes (`layout.size()`) and
+//! their peak.
 //!
-//! The comparison binary installs it with `#[global_allocator]`. Counts live in per-thread
-//! shards (cache-line padded) so the throughput workloads do not all hit one contended
-//! counter; [`live_bytes`] sums the shards.
+//! Only the heap-measuring binary (`src/bin/memory.rs`, `ttlmap-bench-memory`) installs it
+//! with `#[global_allocator]`; the timed sections run in the main binary, whose allocator is
+//! plain `System`, so the count costs them nothing. The heap binary's workloads run on one
+//! thread, so one counter is enough, and it makes the peak exact: every update returns the
+//! new total, and the peak is the largest total any update produced.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 
-const SHARDS: usize = 64;
-
-#[repr(align(128))]
-struct Shard(AtomicIsize);
-
-#[allow(clippy::declare_interior_mutable_const)]
-const ZERO: Shard = Shard(AtomicIsize::new(0));
-static COUNTS: [Shard; SHARDS] = [ZERO; SHARDS];
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static MY_SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
-}
+/// Live bytes: allocated minus freed.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+/// The largest value `LIVE` reached since the last [`reset_peak`].
+static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 fn add(delta: isize) {
-    let shard = MY_SHARD
-        .try_with(|s| {
-            let mut i = s.get();
-            if i == usize::MAX {
-                i = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
-                s.set(i);
-            }
-            i
-        })
-        // During thread teardown the thread-local is gone; any shard keeps the sum right.
-        .unwrap_or(0);
-    COUNTS[shard].0.fetch_add(delta, Relaxed);
+    // Relaxed: a counter that publishes no other memory. Its modification order alone
+    // makes each returned total exact, whatever thread frees or allocates.
+    let now = LIVE.fetch_add(delta, Relaxed) + delta;
+    // Relaxed: as above; `fetch_max` keeps the largest total whatever the interleaving.
+    if delta > 0 && now > PEAK.load(Relaxed) {
+        PEAK.fetch_max(now, Relaxed);
+    }
 }
 
 /// Live heap bytes allocated through [`CountingAlloc`] (0 if it is not installed).
 pub fn live_bytes() -> isize {
-    COUNTS.iter().map(|s| s.0.load(Relaxed)).sum()
+    // Relaxed: read on the thread that ran the measured code (or joined the threads
+    // that did), so every update it must see is ordered before this load.
+    LIVE.load(Relaxed)
 }
 
-/// `System`, counting live bytes.
+/// The most live bytes since the last [`reset_peak`] (0 if [`CountingAlloc`] is not
+/// installed).
+pub fn peak_bytes() -> isize {
+    // Relaxed: as in `live_bytes`.
+    PEAK.load(Relaxed)
+}
+
+/// Restarts peak tracking from the current live bytes.
+pub fn reset_peak() {
+    // Relaxed: as in `live_bytes`; an allocation racing with the reset may be lost from
+    // the peak, so reset it on the measuring thread before the measured operation.
+    PEAK.store(LIVE.load(Relaxed), Relaxed);
+}
+
+/// Whether [`CountingAlloc`] is this process's global allocator (an allocation moves
+/// [`live_bytes`]).
+pub fn is_counting() -> bool {
+    let before = live_bytes();
+    let probe = std::hint::black_box(Box::new([0u8; 256]));
+    let counted = live_bytes() - before >= 256;
+    drop(probe);
+    counted
+}
+
+/// `System`, counting live bytes and their peak.
 pub struct CountingAlloc;
 
 // SAFETY: every call is forwarded to `System` unchanged; only counters are updated.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        // SAFETY: the caller's obligations for `alloc` are passed on unchanged.
+        let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             add(layout.size() as isize);
         }
         p
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        // SAFETY: as in `alloc`.
+        let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             add(layout.size() as isize);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        // SAFETY: `ptr` came from `System` with `layout` (every allocation here does).
+        unsafe { System.dealloc(ptr, layout) };
         add(-(layout.size() as isize));
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
+        // SAFETY: as in `dealloc`; `new_size` is the caller's, checked by the caller.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             add(new_size as isize - layout.size() as isize);
         }
@@ -86,5 +104,19 @@ impl HeapProbe {
     /// Live bytes now minus the baseline.
     pub fn held(&self) -> isize {
         live_bytes() - self.0
+    }
+    /// The peak since the last [`reset_peak`] minus the baseline.
+    pub fn peak(&self) -> isize {
+        peak_bytes() - self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The library's tests run on the default allocator: the check the heap binary makes
+    /// before measuring must see that nothing is counted.
+    #[test]
+    fn is_counting_is_false_without_the_counting_allocator() {
+        assert!(!super::is_counting());
     }
 }

@@ -116,7 +116,7 @@ impl Charts {
                 .fold(0.0f64, f64::max)
                 * (1.12
                     + if legend {
-                        0.04 * series.len() as f64
+                        0.05 * series.len() as f64
                     } else {
                         0.0
                     });

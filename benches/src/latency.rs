@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::adapters::{BenchMap, DashMap, Papaya, TtlMap};
+use crate::adapters::{is_selected, BenchMap, DashMap, Papaya, TtlMap};
 use crate::charts::{Charts, Series};
 use crate::report::{num, ratio, Section, Table};
 use crate::{median, Config};
@@ -108,9 +108,15 @@ fn measure<M: BenchMap>(cfg: &Config, threads: usize) -> Measured {
 pub fn run(cfg: &Config, charts: &Charts) -> Section {
     let mut rows = Vec::new();
     for &threads in cfg.threads {
-        rows.push(measure::<TtlMap>(cfg, threads));
-        rows.push(measure::<Papaya>(cfg, threads));
-        rows.push(measure::<DashMap>(cfg, threads));
+        if is_selected(TtlMap::NAME) {
+            rows.push(measure::<TtlMap>(cfg, threads));
+        }
+        if is_selected(Papaya::NAME) {
+            rows.push(measure::<Papaya>(cfg, threads));
+        }
+        if is_selected(DashMap::NAME) {
+            rows.push(measure::<DashMap>(cfg, threads));
+        }
     }
 
     let mut sec = Section::new("Insert latency while growing");
@@ -118,7 +124,10 @@ pub fn run(cfg: &Config, charts: &Charts) -> Section {
         "Each thread inserts its share of 2^{} distinct keys into one map created empty (no \
          capacity hint) and times every insert with `Instant::now()` (timer overhead, ~20–40 ns, \
          included for every map). Percentiles over all inserts of all threads; median of {} \
-         repetition(s) per percentile.",
+         repetition(s) per percentile. Every map is built with `with_hasher` \
+         (`foldhash::fast::RandomState`) before the first timed insert, so no map gets a \
+         capacity hint (nor, for ttlmap, huge-page advice: it advises only segments a hint \
+         allocates); the plain `System` allocator.",
         cfg.latency_keys_log2, cfg.reps
     ));
     let mut t = Table::new(

@@ -1,14 +1,17 @@
 //! Benchmark harness for `ttlmap`: adapters that give every compared map one interface,
 //! the workloads of the comparison binary (`src/main.rs`), and the report writer.
 //!
-//! The criterion micro-benches (`benches/micro.rs`) reuse [`adapters`].
+//! The criterion micro-benches (`benches/micro.rs`) reuse [`adapters`]. The sections that
+//! count the heap run in a second binary, `ttlmap-bench-memory` (see [`heap`]).
 
 pub mod adapters;
 pub mod alloc;
 pub mod charts;
 pub mod floor;
+pub mod heap;
 pub mod latency;
 pub mod memory;
+pub mod reclamation;
 pub mod report;
 pub mod throughput;
 pub mod ttl;

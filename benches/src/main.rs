@@ -3,39 +3,45 @@
 //! Prints markdown tables on stdout (progress on stderr) and writes `BENCHMARKS.md` at the
 //! workspace root plus PNG charts under `benches/charts/`. `--quick` writes to
 //! `target/ttlmap-bench-quick/` instead, so a smoke run never replaces the real report.
+//!
+//! This process keeps the plain `System` allocator, so the timed sections pay nothing for
+//! counting; the sections that count the heap run one by one in the `ttlmap-bench-memory`
+//! binary (counting allocator), which this one builds and runs (`ttlmap_bench::heap`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ttlmap_bench::alloc::CountingAlloc;
+use ttlmap_bench::adapters::select_maps;
 use ttlmap_bench::charts::Charts;
+use ttlmap_bench::heap::{self, ChildOptions};
 use ttlmap_bench::report::{self, Section};
-use ttlmap_bench::{latency, memory, throughput, ttl, Config};
-
-#[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
+use ttlmap_bench::{latency, throughput, ttl, Config};
 
 const USAGE: &str = "\
-usage: ttlmap-bench [--all] [--throughput] [--memory] [--ttl] [--latency]
-                    [--quick] [--reps N] [--out-dir DIR]
+usage: ttlmap-bench [--all] [--throughput] [--memory] [--reclamation] [--ttl] [--latency]
+                    [--quick] [--reps N] [--maps a,b] [--out-dir DIR]
 
   --all          every section (the default when no section is named)
   --throughput   bustle mixes (read_heavy, exchange, rapid_grow) at 1 and 2 threads
-  --memory       heap bytes per entry, after removal, after drop
+  --memory       heap bytes per entry at several sizes, after removal, after drop
+  --reclamation  ttlmap's heap after bulk removal through a handle (purge, clear, retain)
   --ttl          insert-with-TTL / get cost vs moka, and expired-data reclamation
   --latency      insert latency percentiles while growing from empty
   --quick        small sizes and 1 repetition (smoke run); writes under target/
   --reps N       repetitions per measurement (default 5; 1 with --quick)
+  --maps a,b     only the maps whose name contains one of these (case-insensitive)
   --out-dir DIR  write BENCHMARKS.md and charts/ into DIR";
 
 #[derive(Default)]
 struct Args {
     throughput: bool,
     memory: bool,
+    reclamation: bool,
     ttl: bool,
     latency: bool,
     quick: bool,
     reps: Option<usize>,
+    maps: Option<String>,
     out_dir: Option<PathBuf>,
 }
 
@@ -47,11 +53,13 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--all" => {
                 a.throughput = true;
                 a.memory = true;
+                a.reclamation = true;
                 a.ttl = true;
                 a.latency = true;
             }
             "--throughput" => a.throughput = true,
             "--memory" => a.memory = true,
+            "--reclamation" => a.reclamation = true,
             "--ttl" => a.ttl = true,
             "--latency" => a.latency = true,
             "--quick" => a.quick = true,
@@ -63,13 +71,20 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 }
                 a.reps = Some(n);
             }
+            "--maps" => {
+                let m = it.next().ok_or("--maps needs a comma-separated list")?;
+                if heap::split_list(m).is_empty() {
+                    return Err("--maps needs at least one name".into());
+                }
+                a.maps = Some(m.clone());
+            }
             "--out-dir" => a.out_dir = Some(it.next().ok_or("--out-dir needs a path")?.into()),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument: {other}")),
         }
     }
-    if !(a.throughput || a.memory || a.ttl || a.latency) {
-        (a.throughput, a.memory, a.ttl, a.latency) = (true, true, true, true);
+    if !(a.throughput || a.memory || a.reclamation || a.ttl || a.latency) {
+        (a.throughput, a.memory, a.reclamation, a.ttl, a.latency) = (true, true, true, true, true);
     }
     Ok(a)
 }
@@ -123,28 +138,82 @@ fn main() -> ExitCode {
         eprintln!("note: no TrueType font found (set TTLMAP_BENCH_FONT); charts without text");
     }
 
+    if let Some(m) = &args.maps {
+        select_maps(&heap::split_list(m));
+    }
+
     let command = format!("cargo run --release -p ttlmap-bench -- {}", raw.join(" "));
     println!(
         "# ttlmap benchmarks\n\n{}\n`{}`\n",
         report::machine_facts(),
         command.trim()
     );
-    let mut sections: Vec<Section> = Vec::new();
-    type Workload = fn(&Config, &Charts) -> Section;
-    let selected: [(bool, &str, Workload); 4] = [
-        (args.throughput, "throughput", throughput::run),
-        (args.memory, "memory", memory::run),
-        (args.ttl, "ttl", ttl::run),
-        (args.latency, "latency", latency::run),
+
+    // The heap sections first, each in its own child process: they take about two
+    // minutes, and a failure to build or run the child stops the run before the timed
+    // sections, which take the rest.
+    let heap_selected = [
+        (args.memory, "memory"),
+        (args.reclamation, "reclamation"),
+        (args.ttl, "ttl-expiry"),
     ];
-    for (on, name, run) in selected {
+    let mut heap_done: Vec<(&str, Section)> = Vec::new();
+    if heap_selected.iter().any(|(on, _)| *on) {
+        eprintln!("== building {}", heap::BIN);
+        let child = match heap::build_child(&root) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let opts = ChildOptions {
+            quick: args.quick,
+            reps: args.reps,
+            maps: args.maps.clone(),
+            charts_dir: charts_dir.clone(),
+        };
+        for (on, name) in heap_selected {
+            if !on {
+                continue;
+            }
+            match heap::run_in_child(&child, name, &opts) {
+                Ok(sec) => {
+                    println!("{}", sec.to_stdout());
+                    heap_done.push((name, sec));
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    let mut heap_section = |name: &str| {
+        heap_done
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map(|i| heap_done.remove(i).1)
+    };
+
+    // The timed sections, on the plain allocator; the report in reading order.
+    let mut sections: Vec<Section> = Vec::new();
+    let timed = |on: bool, name: &str, run: fn(&Config, &Charts) -> Section| {
         if on {
             eprintln!("== {name}");
             let sec = run(&cfg, &charts);
             println!("{}", sec.to_stdout());
-            sections.push(sec);
+            Some(sec)
+        } else {
+            None
         }
-    }
+    };
+    sections.extend(timed(args.throughput, "throughput", throughput::run));
+    sections.extend(heap_section("memory"));
+    sections.extend(heap_section("reclamation"));
+    sections.extend(timed(args.ttl, "ttl", ttl::run_ops));
+    sections.extend(heap_section("ttl-expiry"));
+    sections.extend(timed(args.latency, "latency", latency::run));
 
     if let Some(parent) = doc.parent() {
         let _ = std::fs::create_dir_all(parent);
