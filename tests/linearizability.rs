@@ -3,10 +3,13 @@
 //!
 //! # What is recorded
 //! Worker threads (2–4) run planned random operations on a `HashMap<u64, u64>` with a
-//! small key space, in many short *rounds*. Each round starts at a barrier followed by a
-//! spin until every worker arrived (so that the workers really overlap) and ends at a
-//! barrier, after which the main thread reads every key (`get`, and `ttl` when there is
-//! a clock) while nothing else runs. For each operation the worker logs its thread,
+//! small key space (4–8 keys, half of a round's operations on one hot key; one hasher
+//! puts every key in one bucket chain, in pairs of equal hashes), in many short
+//! *rounds*. A round starts at a spinning barrier, so that the workers leave it together
+//! and really overlap, and ends at one, after which the main thread reads every key
+//! (`get`, and `ttl` when there is a clock) while nothing else runs. With a clock, worker
+//! 0 also advances it a few times a round, between its operations, and sometimes calls
+//! `purge_expired`. For each operation the worker logs its thread,
 //! call with arguments, result, and two ticks of one shared `AtomicU64` counter
 //! (`fetch_add`, SeqCst) taken immediately before the call and immediately after it
 //! returned: the operation took effect somewhere between them, so an operation whose
@@ -21,8 +24,11 @@
 //! each search small. Rounds are separated in real time by the barriers, so a round's
 //! history on a key is checked from the state the main thread read at the end of the
 //! previous round, and those closing reads are themselves the last operations of the
-//! round's history (so the state carried over is one that some linearization reaches).
-//! A per-key history holds at most [`MAX_OPS_PER_KEY`] operations.
+//! round's history, so the state carried over is the one every linearization of the
+//! round ends in. (They read a live entry's value and its remaining time at a clock
+//! that does not move between rounds; an entry expired by then is as good as absent to
+//! every later operation, since the clock never goes back.) A per-key history holds at
+//! most [`MAX_OPS_PER_KEY`] operations.
 //!
 //! The checker ([`checker::check`]) is the Wing & Gong (1993) search with Lowe's (2017)
 //! memoisation: depth-first, it picks any operation that may be linearized next (one
@@ -30,8 +36,8 @@
 //! sequential model if the model produces the recorded result, recurses, and backtracks;
 //! a pair (set of linearized operations, model state) that failed once is not explored
 //! again. With at most one pending operation per thread the branching is at most the
-//! thread count, so histories of a couple of dozen operations are checked in
-//! microseconds. On failure it prints the key's history as a timeline, the longest
+//! thread count, and a history of 24 operations costs a few dozen search steps (each
+//! test prints the largest). On failure it prints the key's history as a timeline, the longest
 //! linearizable prefix it found and what the model expected of each operation that
 //! could have come next.
 //!
@@ -72,6 +78,20 @@
 //! Unit tests feed it hand-written histories, linearizable and not. The `broken_*` tests
 //! run the same harness on adapters that implement one operation non-atomically (a
 //! `get` then a write), and assert that the checker finds the violation.
+//!
+//! # Known bugs, and what the default plans leave out
+//! The checker found two races between refreshes (`set_ttl`, `persist`) and writes of
+//! the same key; the `known_bug_*` tests (ignored) pin them, with the details. Until
+//! they are fixed the default plans (`Mix::Everything`) never ask for `set_ttl(ZERO)`,
+//! and in each round send refreshes only to keys that get no write that round, so they
+//! race reads, each other, sweeps and `purge_expired`, but no write.
+//!
+//! # How much they overlap
+//! A test can only catch a race its threads run into. Each run prints the share of
+//! operations whose call overlapped another thread's call on the same key; it depends
+//! on how many CPUs are free (on a busy 2-CPU machine the threads often share one, and
+//! whole runs show 0 %). The broken adapters yield inside their window, so that they
+//! are caught on one CPU too.
 
 #[path = "linearizability/checker.rs"]
 mod checker;
@@ -856,8 +876,8 @@ const NO_TTL: Config = Config {
     name: "no TTL, default hasher",
     threads: 3,
     keys: 6,
-    ops_per_thread: 16,
-    maps: 4,
+    ops_per_thread: 20,
+    maps: 16,
     rounds: 250,
     hashing: Hashing::Default,
     ttl: None,
@@ -870,7 +890,7 @@ const COLLIDING: Config = Config {
     name: "no TTL, keys in one chain and in shared runs",
     threads: 4,
     keys: 8,
-    ops_per_thread: 12,
+    ops_per_thread: 16,
     hashing: Hashing::Colliding,
     seed: 2,
     ..NO_TTL
@@ -880,7 +900,7 @@ const TTL: Config = Config {
     name: "TTLs, moving clock",
     threads: 3,
     keys: 4,
-    ops_per_thread: 12,
+    ops_per_thread: 16,
     ttl: Some(Ttls {
         default_ttl: None,
         max_advances: 3,
@@ -893,7 +913,7 @@ const DEFAULT_TTL: Config = Config {
     name: "TTLs and a default TTL, moving clock, keys in shared runs",
     threads: 2,
     keys: 4,
-    ops_per_thread: 16,
+    ops_per_thread: 20,
     hashing: Hashing::Colliding,
     ttl: Some(Ttls {
         default_ttl: Some(2 * CLOCK_STEP),
