@@ -128,7 +128,7 @@ const NO_TTL: Config = Config {
     threads: 3,
     keys: 6,
     ops_per_thread: 20,
-    maps: 16,
+    maps: 32,
     rounds: 250,
     hashing: Hashing::Default,
     ttl: None,
@@ -211,13 +211,13 @@ fn set_ttl_racing_inserts_and_removes_is_linearizable() {
     assert_linearizable(&SET_TTL_VS_WRITES);
 }
 
-/// The configurations above, with 20 times the maps.
+/// The configurations above, with 10 times the maps.
 #[test]
 #[ignore = "long: run with --ignored"]
 fn long_linearizability_soak() {
     for cfg in [NO_TTL, COLLIDING, TTL, DEFAULT_TTL, SET_TTL_VS_WRITES] {
         assert_linearizable(&Config {
-            maps: cfg.maps * 20,
+            maps: cfg.maps * 10,
             seed: cfg.seed + 100,
             ..cfg
         });
