@@ -1179,14 +1179,15 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut now = self.now();
+        // One reading of the precise clock decides liveness and the time left, so `ttl`
+        // never reports more than the TTL that was set (the coarse clock lags), and
+        // never `In(0)` for an entry it calls live. (It may call an entry expired up to
+        // the coarse clock's lag before `get` stops returning it.)
+        let mut now = Now::precise(&self.map.clock);
         let (_, _, d) = self.map.raw.get(self.hash(key), key, &mut now, self.g())?;
         Some(match d {
             NEVER => Expiry::Never,
-            // Against the precise clock: the coarse one that decides expiry lags it.
-            d => Expiry::In(Duration::from_nanos(
-                d.saturating_sub(self.map.clock.precise_now()),
-            )),
+            d => Expiry::In(Duration::from_nanos(d - now.get())),
         })
     }
 

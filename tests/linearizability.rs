@@ -86,14 +86,13 @@
 //! run the same harness on adapters that implement one operation non-atomically (a
 //! `get` then a write), and assert that the checker finds the violation.
 //!
-//! # Known bugs, and what the default plans leave out
+//! # Refreshes
 //! The checker found races of refreshes (`set_ttl`, `persist`) with writes of the same
-//! key and with expiry, and of `ttl` with both; the `known_bug_*` tests (ignored; run
-//! them with `--ignored`) pin them, with the details. Until they are fixed the default plans (`Mix::Everything`)
-//! never ask for `set_ttl(ZERO)`, send refreshes in each round only to keys that get no
-//! write that round, with TTLs that outlast the round (so they race `get`, each other,
-//! and sweeps and `purge_expired` of entries that expired before), and call `ttl` only
-//! in the closing reads.
+//! key and with expiry, and of `ttl` with both (issue #10, fixed); the regression tests
+//! `*_racing_*_is_linearizable` run those mixes. The broad plans (`Mix::Everything`)
+//! still send refreshes in each round only to keys that get no write that round, with
+//! TTLs that outlast the round, and call `ttl` only in the closing reads: the dedicated
+//! mixes cover the rest.
 //!
 //! # How much they overlap
 //! A test can only catch a race its threads run into. Each run prints the share of
@@ -225,24 +224,19 @@ fn long_linearizability_soak() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Known bugs (ignored until fixed; `Mix::Everything` steers clear of them)
+// Regressions: refreshes racing writes and expiry (issue #10)
 // ---------------------------------------------------------------------------------------
 
-/// Known bug: a `set_ttl(k, Duration::ZERO)` that returned `true` is undone by a write
-/// racing it, so the key is live afterwards although no write followed the expiry:
-/// - `update`, `update_or_insert` and `compute` (`RawMap::replace_value`) give the new
-///   cell the deadline they read from the old one *before* their CAS of `val`; a refresh
-///   that lands in between is carried over after the CAS, but only if the new deadline
-///   is not `EXPIRED`, which is also what a zero TTL stores: the expiry is dropped and
-///   the entry resurrected (`update` returns the new value, a later `get` sees it);
-/// - `insert` (`RawMap::install`; `try_insert` and `remove_if` follow the same pattern)
-///   decides from the deadline that the old value is live, then CASes `val`, which a
-///   change of the deadline does not disturb: it returns the old value as the previous
-///   *live* one although the expiry that returned `true` came first (and `get` then
-///   sees the new value, so the expiry cannot have come after).
+/// Regression: a `set_ttl(k, Duration::ZERO)` that returned `true` was undone by a write
+/// racing it. `update` (and `update_or_insert`, `compute`) gave its new cell the
+/// deadline it had read *before* its CAS of `val` and carried a refresh over afterwards,
+/// except an `EXPIRED` one, which is what a zero TTL stores, so the expiry was dropped;
+/// `insert` judged the old value live, then CASed `val`, which a change of the deadline
+/// did not disturb, and reported the expired value as the previous live one. Every
+/// change of an entry is now decided by a CAS on the current cell's deadline word, the
+/// word a refresh CASes too.
 #[test]
-#[ignore = "known bug: set_ttl(ZERO) racing a write is not linearizable"]
-fn known_bug_set_ttl_zero_racing_a_write() {
+fn set_ttl_zero_racing_a_write_is_linearizable() {
     assert_linearizable(&Config {
         name: "set_ttl(ZERO) against writes",
         threads: 2,
@@ -254,21 +248,12 @@ fn known_bug_set_ttl_zero_racing_a_write() {
     });
 }
 
-/// Known bug (besides the first one of [`known_bug_refresh_and_ttl_racing_expiry`],
-/// which this mix hits too): a refresh (`set_ttl` with a positive TTL, `persist`)
-/// racing an `update` (or `update_or_insert`, `compute`) is carried over to the update's
-/// new cell only after that cell is published (`RawMap::replace_value`: CAS `val`, then
-/// `replace_deadline(old deadline, refreshed deadline)` on the new cell). So
-/// - in between, the new cell shows the pre-refresh deadline: a `get`, `remove_if` or
-///   `ttl` then sees the entry live after a shortening refresh that already returned
-///   `true` expired it, or absent or with the old remaining time after a `persist`;
-/// - if another update replaces the new cell before the carry-over, that update copies
-///   the pre-refresh deadline, and the carry-over lands on a cell that is no longer
-///   current: the refresh is lost for good (a `persist` that returned `true`, and a
-///   later `ttl` still reports the old deadline).
+/// Regression: a refresh (`set_ttl` with a positive TTL, `persist`) racing an `update`
+/// was carried over to the update's new cell only after that cell was published, so in
+/// between the new cell showed the old deadline, and if a second update replaced it
+/// first, the refresh was lost for good.
 #[test]
-#[ignore = "known bug: a refresh racing a write can be seen late, twice or lost"]
-fn known_bug_refresh_racing_a_write() {
+fn refresh_racing_a_write_is_linearizable() {
     assert_linearizable(&Config {
         name: "set_ttl and persist against writes",
         threads: 2,
@@ -280,26 +265,15 @@ fn known_bug_refresh_racing_a_write() {
     });
 }
 
-/// Known bugs of refreshes racing expiry, with no write of the key at all (the main
+/// Regression: refreshes racing expiry, with no write of the key at all (the main
 /// thread writes each key before the round; the workers only read and refresh, and
-/// worker 0 moves the clock and purges):
-/// - `set_ttl` makes its change (a CAS of the cell's deadline) before it checks, with a
-///   CAS of `val` onto itself, that the cell is still current; if it is not, it retries
-///   on the current cell or returns `false` without undoing the change. So a `set_ttl`
-///   to a short TTL can make the entry expire, be claimed and unlinked by a sweep, and
-///   then report `false` (the entry was live when it ran, and only its own change
-///   expired it). Racing a write instead, the change lands on the replaced cell, where
-///   the writer may see it (an `insert` then reports no previous live value), and then
-///   again on the writer's new cell.
-/// - `ttl` loads the deadline twice: once to decide that the entry is live
-///   (`RawMap::get`, which for a deadline of `NEVER` does not even read the clock), and
-///   again to compute the remaining time (`HashMapRef::ttl`). A refresh or a claim in
-///   between makes it report the second deadline, which may already have passed at its
-///   clock reading: it returns `Some(Expiry::In(0))` (`saturating_sub`), which no order
-///   of the operations explains (a live entry has at least 1 ns left).
+/// worker 0 moves the clock and purges). `set_ttl` made its change before checking that
+/// its cell was still current and never undid it (so it could report `false` after its
+/// own change expired the entry, or apply twice); `ttl` loaded the deadline twice, and
+/// read the clock again for the time left, so it could report `Some(In(0))` for an entry
+/// it had found live.
 #[test]
-#[ignore = "known bug: set_ttl and ttl racing expiry are not linearizable"]
-fn known_bug_refresh_and_ttl_racing_expiry() {
+fn refresh_and_ttl_racing_expiry_is_linearizable() {
     assert_linearizable(&Config {
         name: "ttl and refreshes against expiry",
         threads: 2,

@@ -120,6 +120,17 @@ impl<'c> Now<'c> {
         Now { clock, at: None }
     }
 
+    /// A reading taken now from the precise clock (which the coarse one never passes),
+    /// for an operation that reports a remaining time: deciding liveness and computing
+    /// what is left from one reading keeps the two consistent.
+    #[inline]
+    pub(crate) fn precise(clock: &'c Clock) -> Now<'c> {
+        Now {
+            clock,
+            at: Some(clock.precise_now()),
+        }
+    }
+
     #[inline]
     pub(crate) fn get(&mut self) -> u64 {
         *self.at.get_or_insert_with(|| self.clock.now())

@@ -65,8 +65,8 @@ fn random_refresh_ttl(rng: &mut Rng, short: bool) -> u64 {
 /// Which operations a plan draws from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mix {
-    /// Every operation (the TTL ones only with a clock) but where they would run into
-    /// the known bugs of the `known_bug_*` tests: no `set_ttl(ZERO)`; in each round the
+    /// Every operation (the TTL ones only with a clock), leaving the refresh races to
+    /// the dedicated mixes below (the bugs they pinned are fixed): no `set_ttl(ZERO)`; in each round the
     /// refreshes (`set_ttl`, `persist`) go only to keys that get no write that round,
     /// and `set_ttl` only sets TTLs longer than the clock moves in a round (so that no
     /// sweep races it); and `ttl` is called only by the closing reads.
