@@ -261,6 +261,8 @@ pub(crate) struct RawMap<K, V> {
     count: Counter,
     /// The incremental sweep's cursor and hint (`expiry.rs`).
     sweep: expiry::Sweep,
+    /// Set once `free_all` ran (the map's drop), so that it runs once.
+    freed: bool,
     _marker: PhantomData<(K, V)>,
 }
 
@@ -274,6 +276,7 @@ impl<K, V> RawMap<K, V> {
             size: AtomicUsize::new(buckets),
             count: Counter::new(),
             sweep: expiry::Sweep::new(),
+            freed: false,
             _marker: PhantomData,
         }
     }
@@ -942,6 +945,9 @@ impl<K, V> RawMap<K, V> {
     /// Frees every node still linked, with its cells (for the map's drop; idempotent).
     /// Unlinked nodes were retired and are freed by the collector.
     pub(crate) fn free_all(&mut self) {
+        if std::mem::replace(&mut self.freed, true) {
+            return;
+        }
         // `&mut self`: no guard exists, so nothing else reads the list.
         //
         // Sentinel by sentinel in memory order rather than along the list (whose split
@@ -959,8 +965,6 @@ impl<K, V> RawMap<K, V> {
                     Self::free_linked(node, cur);
                 }
             }
-            // Relaxed: exclusive. What is behind the sentinel is freed: skip it next time.
-            sentinel.next.store(cur, Ordering::Relaxed);
         }
     }
 
