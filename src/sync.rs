@@ -5,10 +5,14 @@
 //! are `std`'s. Nothing else in the crate names `std::sync::atomic` directly.
 
 #[cfg(all(ttlmap_loom, feature = "loom"))]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+#[cfg(all(ttlmap_loom, feature = "loom"))]
+pub(crate) use loom::sync::Mutex;
 
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+#[cfg(not(all(ttlmap_loom, feature = "loom")))]
+pub(crate) use std::sync::Mutex;
 
 pub(crate) use std::sync::atomic::Ordering;
 

@@ -10,8 +10,8 @@
 //! # Participants
 //! Each thread registers once per map (`participant.rs`): registering allocates, so a
 //! pin is a thread-local lookup plus crossbeam's ordinary `pin`. Under loom
-//! (`--cfg ttlmap_loom`) every pin registers afresh instead (loom threads share one OS
-//! thread, so thread-locals would be shared by them).
+//! (`--cfg ttlmap_loom`) the thread-locals are loom's (one per loom thread), and the
+//! locks loom's, so the models check the cached path and the releases too.
 //!
 //! # Retirement lists
 //! crossbeam defers one closure per retired object and keeps it in a ~32-byte record of a
@@ -44,13 +44,13 @@ mod participant;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_epoch as epoch;
 
 pub(crate) use self::panics::{catching, resume};
 use self::participant::Participant;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU64, Mutex, Ordering};
 
 /// Objects per deferred batch (small under loom, so that models free within a few ops).
 const BATCH: usize = if crate::sync::LOOM { 2 } else { 64 };
@@ -77,7 +77,6 @@ pub(crate) struct Shared {
 }
 
 /// A map's epoch-based collector.
-#[cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
 pub(crate) struct Collector {
     /// Dropped in `shutdown`, after every participant is released: its drop runs every
     /// deferred free, which reads `shared`.
@@ -91,7 +90,6 @@ pub(crate) struct Collector {
     shut_down: bool,
 }
 
-#[cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
 impl Collector {
     /// A collector whose garbage lists are freed by `free_batch`.
     pub(crate) fn new(free_batch: unsafe fn(*mut u8) -> usize) -> Collector {
@@ -128,15 +126,12 @@ impl Collector {
     /// destructor's panic (see [`panics`]): the guard's drop resumes it.
     #[inline]
     pub(crate) fn pin(&self) -> Guard<'_> {
-        #[cfg(not(all(ttlmap_loom, feature = "loom")))]
         match participant::cached(self) {
             // SAFETY: the thread's own participant for this map (see `participant.rs`):
             // it outlives the guard, which borrows the map.
             Some(p) => unsafe { Guard::cached(self, p) },
             None => self.pin_fresh(),
         }
-        #[cfg(all(ttlmap_loom, feature = "loom"))]
-        self.pin_fresh()
     }
 
     /// Pins with a registration of the guard's own, which may move between threads.
@@ -167,15 +162,15 @@ impl Collector {
         }
         self.shut_down = true;
         let registry = std::mem::take(
-            self.registry
-                .get_mut()
+            &mut *self
+                .registry
+                .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
         for p in registry {
             // SAFETY: `&mut self`: no guard of this map exists.
             unsafe { p.release(false) };
         }
-        #[cfg(not(all(ttlmap_loom, feature = "loom")))]
         participant::forget(self.id);
         // SAFETY: dropped once (`shut_down`); every participant is released, so this is
         // the last reference to crossbeam's global state, whose drop runs every deferred
@@ -216,7 +211,6 @@ impl fmt::Debug for Guard<'_> {
     }
 }
 
-#[cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
 impl<'c> Guard<'c> {
     /// # Safety
     /// - `p` is this thread's participant for `collector`, alive while the guard is.

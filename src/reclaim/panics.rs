@@ -94,7 +94,6 @@ fn resume_slow() {
 }
 
 /// Drops a caught payload without re-raising it (thread exit).
-#[cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
 pub(crate) fn discard() {
     if PENDING.try_with(Cell::get).unwrap_or(false) {
         let _ = PENDING.try_with(|p| p.set(false));

@@ -27,18 +27,14 @@
 //! destroyed later) is left to the map's drop; nothing else uses it meanwhile, as the
 //! thread can no longer find it and no other thread ever could.
 
-// Under loom every pin registers afresh (`mod.rs`): the thread cache is unused there.
-#![cfg_attr(all(ttlmap_loom, feature = "loom"), allow(dead_code))]
-
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::ptr;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crossbeam_epoch as epoch;
 
 use super::{Collector, Shared};
-use crate::sync::Ordering;
+use crate::sync::{AtomicBool, Mutex, Ordering};
 
 /// One thread's registration in one map's collector.
 pub(crate) struct Participant {
@@ -155,6 +151,7 @@ impl Participant {
     }
 }
 
+#[cfg(not(all(ttlmap_loom, feature = "loom")))]
 std::thread_local! {
     /// The participant used last on this thread, with its collector's id (0: none).
     /// `const` and free of destructors, so reading it is a plain thread-local load.
@@ -167,6 +164,33 @@ std::thread_local! {
     };
 }
 
+// Under loom, loom's thread-locals: one per loom thread (they share one OS thread), and
+// dropped when the loom thread ends, so the models run the thread-exit release too.
+#[cfg(all(ttlmap_loom, feature = "loom"))]
+loom::thread_local! {
+    static LAST: Cell<(u64, *const Participant)> = Cell::new((0, ptr::null()));
+    static THREAD: ThreadParticipants = ThreadParticipants {
+        list: RefCell::new(Vec::new()),
+    };
+}
+
+/// The participant used last on this thread (`(0, null)` if none, or if this thread's
+/// thread-locals are gone).
+#[inline]
+fn last() -> (u64, *const Participant) {
+    #[cfg(not(all(ttlmap_loom, feature = "loom")))]
+    return LAST.get();
+    #[cfg(all(ttlmap_loom, feature = "loom"))]
+    return LAST.try_with(Cell::get).unwrap_or((0, ptr::null()));
+}
+
+fn set_last(value: (u64, *const Participant)) {
+    #[cfg(not(all(ttlmap_loom, feature = "loom")))]
+    LAST.set(value);
+    #[cfg(all(ttlmap_loom, feature = "loom"))]
+    let _ = LAST.try_with(|last| last.set(value));
+}
+
 /// A thread's participants; its destructor releases them when the thread exits.
 struct ThreadParticipants {
     list: RefCell<Vec<(u64, Arc<Participant>)>>,
@@ -176,7 +200,7 @@ impl Drop for ThreadParticipants {
     fn drop(&mut self) {
         // From now on this thread cannot find its participants: a later thread-local
         // destructor that pins a map gets a temporary registration instead.
-        LAST.set((0, ptr::null()));
+        set_last((0, ptr::null()));
         for (_, p) in self.list.get_mut().drain(..) {
             // SAFETY: we are its owner thread, exiting. (If it is still pinned, the map's
             // drop releases it; until then no other thread can find it.)
@@ -191,8 +215,8 @@ impl Drop for ThreadParticipants {
 /// thread), so that the thread does not keep its memory until it registers elsewhere or
 /// exits. Other threads prune theirs lazily.
 pub(super) fn forget(id: u64) {
-    if LAST.get().0 == id {
-        LAST.set((0, ptr::null()));
+    if last().0 == id {
+        set_last((0, ptr::null()));
     }
     let _ = THREAD.try_with(|thread| {
         if let Ok(mut list) = thread.list.try_borrow_mut() {
@@ -208,7 +232,7 @@ pub(super) fn forget(id: u64) {
 /// this thread's storage is gone (it is exiting).
 #[inline]
 pub(super) fn cached(collector: &Collector) -> Option<*const Participant> {
-    let (id, p) = LAST.get();
+    let (id, p) = last();
     if id == collector.id {
         return Some(p);
     }
@@ -236,6 +260,6 @@ fn lookup(collector: &Collector) -> Option<*const Participant> {
         })
         .ok()
         .flatten()?;
-    LAST.set((collector.id, p));
+    set_last((collector.id, p));
     Some(p)
 }
