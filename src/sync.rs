@@ -7,12 +7,12 @@
 #[cfg(all(ttlmap_loom, feature = "loom"))]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(all(ttlmap_loom, feature = "loom"))]
-pub(crate) use loom::sync::Mutex;
+pub(crate) use loom::sync::{atomic::fence, Mutex};
 
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
-pub(crate) use std::sync::Mutex;
+pub(crate) use std::sync::{atomic::fence, Mutex};
 
 pub(crate) use std::sync::atomic::Ordering;
 

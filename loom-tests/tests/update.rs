@@ -113,7 +113,7 @@ fn update_update_vs_set_ttl() {
 /// the new one).
 #[test]
 fn two_updaters_and_persist_on_three_threads() {
-    model("two_updaters_and_persist_on_three_threads", 2, || {
+    model("two_updaters_and_persist_on_three_threads", 1, || {
         let clock = ManualClock::new();
         let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
         map.pin()

@@ -34,14 +34,12 @@
 //! entry swept late (when it is read, purged, or the next deadline is noted), never an
 //! unsafe state.
 
-use std::sync::atomic::fence;
-
 use super::cell::live_at;
 use super::node::{bucket_interval, is_marked, untagged, Node};
 use super::{Now, RawMap, Start, MAX_SWEEP_BUCKETS_PER_WRITE};
 use crate::clock::NEVER;
 use crate::reclaim::RawGuard;
-use crate::sync::{AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{fence, AtomicU64, AtomicUsize, Ordering};
 
 /// The hint's bound is `deadline >> UNIT_SHIFT` (units of ~16.8 ms, rounded down: a lower
 /// bound stays one), in the word's top 40 bits.
@@ -67,7 +65,11 @@ fn bound(word: u64) -> u64 {
 
 #[inline]
 fn units(deadline: u64) -> u64 {
-    (deadline >> UNIT_SHIFT).min(NEVER_UNITS)
+    if deadline == NEVER {
+        NEVER_UNITS
+    } else {
+        deadline >> UNIT_SHIFT
+    }
 }
 
 /// The sweep's shared state.
@@ -196,6 +198,18 @@ pub(crate) struct Swept {
 }
 
 impl<K, V> RawMap<K, V> {
+    /// TEMP debug.
+    pub(crate) fn debug_sweep(&self) -> String {
+        let w = self.sweep.hint.load(Ordering::SeqCst);
+        format!(
+            "hint bound {} id {} dirty {} pass {:x}",
+            bound(w),
+            (w & ID_MASK) >> ID_SHIFT,
+            w & DIRTY,
+            self.sweep.pass.load(Ordering::SeqCst)
+        )
+    }
+
     /// Records a deadline just published (a new entry, a replacement, a refresh).
     #[inline]
     pub(crate) fn note_deadline(&self, deadline: u64) {

@@ -93,6 +93,7 @@ pub(crate) struct Collector {
 impl Collector {
     /// A collector whose garbage lists are freed by `free_batch`.
     pub(crate) fn new(free_batch: unsafe fn(*mut u8) -> usize) -> Collector {
+        // std's atomic even under loom: ids must stay unique across the model's runs.
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Collector {
             epoch: ManuallyDrop::new(epoch::Collector::new()),
