@@ -13,10 +13,11 @@
 //!
 //! Loom's DPOR cannot reach that window by itself: the only operation between the
 //! linking CAS and the old re-read is that re-read, a load, and the racing thread's CAS
-//! on `val` always comes right after its own load of `val`, so loom (which records one
-//! last access per atomic) never sees the re-read race with the CAS and never
-//! schedules the other thread there, at any preemption bound (checked up to 4). See
-//! README.md for how the models were shown to fail.
+//! on `val` always comes right after its own load of `val`, and loom checks a write for
+//! races only against the last access to that atomic, so it never sees the re-read race
+//! with the CAS and never schedules the other thread there, at any preemption bound
+//! (checked up to 4). README.md says how the models were shown to fail (a loom-only
+//! write inside the window).
 
 use loom::sync::Arc;
 use loom::thread;
