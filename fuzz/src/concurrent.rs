@@ -20,11 +20,14 @@
 //! the milliseconds), and every round starts at a spinning barrier (the threads do not
 //! park, so they leave it within a microsecond or so of each other). The input
 //! chooses, in a trailer read after the thread sequences: the number of rounds, whether
-//! rounds after the first also start at the barrier, and how many of the 8 keys are used
-//! (fewer keys, more same-key races). `Spin` operations let it shift one thread against
-//! the others. A missing trailer means the most overlap (every round synchronised,
-//! [`MAX_ROUNDS`] rounds within the budget, all keys), so inputs written before the
-//! trailer existed keep their operations and now run them concurrently.
+//! rounds after the first also start at the barrier, how many of the 8 keys are used
+//! (fewer keys, more same-key races), and how often each thread yields its CPU between
+//! operations. The yields matter when the threads share a CPU (2 vCPUs, 3 threads, other
+//! load): without them a thread then runs a whole round before the next one gets the
+//! CPU. `Spin` operations let the input shift one thread against the others. A missing
+//! trailer means the most overlap (every round synchronised, [`MAX_ROUNDS`] rounds
+//! within the budget, all keys, a yield every 16 operations), so inputs written before
+//! the trailer existed keep their operations and now run them concurrently.
 //!
 //! Failures here may not reproduce deterministically (thread scheduling).
 
@@ -38,6 +41,8 @@ const KEYS: u8 = 8;
 const MAX_OPS_PER_THREAD: usize = 96;
 /// At most this many passes over each thread's sequence.
 pub const MAX_ROUNDS: u16 = 32;
+/// The choices of `Plan::yield_every`, the first one for inputs without a trailer.
+const YIELD_EVERY: [usize; 8] = [16, 0, 1, 2, 4, 8, 32, 64];
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum COp {
@@ -133,8 +138,10 @@ impl SpinBarrier {
         // Acquire: pairs with the Release increment of the last arriver.
         while self.generation.load(Ordering::Acquire) == generation {
             spins = spins.wrapping_add(1);
-            // About every 50 µs: let a descheduled arriver run.
-            if spins.is_multiple_of(4096) {
+            // Every few µs, let an arriver that shares our CPU run (sched_yield returns at
+            // once when nothing else is runnable here, so this costs nothing when the
+            // threads have CPUs of their own).
+            if spins.is_multiple_of(128) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
@@ -214,6 +221,8 @@ struct Plan {
     rounds: u16,
     /// Whether every round (not only the first) starts at the barrier.
     sync_rounds: bool,
+    /// Each thread yields its CPU before every `yield_every`-th operation (0: never).
+    yield_every: usize,
 }
 
 impl Plan {
@@ -266,10 +275,11 @@ pub fn run(data: &[u8]) {
         threads.push(ops);
     }
     // The trailer; each value falls back to the most concurrency when the input ends.
-    let (Ok(fewer_rounds), Ok(fewer_keys), Ok(free_running)) = (
+    let (Ok(fewer_rounds), Ok(fewer_keys), Ok(free_running), Ok(yields)) = (
         u.int_in_range(0..=MAX_ROUNDS - 1),
         u.int_in_range(0..=KEYS - 1),
         bool::arbitrary(&mut u),
+        u.int_in_range(0..=YIELD_EVERY.len() - 1),
     ) else {
         return;
     };
@@ -286,6 +296,7 @@ pub fn run(data: &[u8]) {
         keys: KEYS - fewer_keys,
         rounds: (MAX_ROUNDS - fewer_rounds).min(affordable).max(1),
         sync_rounds: !free_running,
+        yield_every: YIELD_EVERY[yields],
     };
     let counters = Counters::default();
     let clock = ManualClock::new();
@@ -374,6 +385,9 @@ fn worker<'c>(
             let seq = i as u16;
             let op = ops[i];
             i += 1;
+            if plan.yield_every != 0 && i.is_multiple_of(plan.yield_every) {
+                std::thread::yield_now();
+            }
             let new = |k: u8| Val::new(counters, t, seq, round, k);
             match op {
                 COp::Insert(k) => {
