@@ -4,7 +4,10 @@
 //!
 //! Every operation runs under `catch_unwind`; one that panicked (in `Hash`/`Eq` only —
 //! nothing else here panics) must count as not having happened: the map must still
-//! equal the model, which is left untouched.
+//! equal the model, which is left untouched. Only the injected panic is caught (its
+//! payload is an [`InjectedPanic`], raised when the armed countdown reaches zero); any
+//! other panic, e.g. a `debug_assert!` or an overflow inside the map while a countdown
+//! is armed, is a crash.
 
 use std::borrow::Borrow;
 use std::cell::Cell;
@@ -16,19 +19,22 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use ttlmap::{HashMap, ManualClock};
 
-use crate::{advanced, deadline_after, expect_panic, NEVER};
+use crate::{advanced, deadline_after, expect_panic, inject, InjectedPanic, NEVER};
 
 thread_local! {
     /// 0: disarmed. n > 0: the n-th `Hash`/`Eq` call from now panics.
     static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
 }
 
+/// The [`InjectedPanic`] of a key's `Hash`/`Eq`.
+const HASH_EQ: &str = "keys: Hash/Eq countdown";
+
 fn tick() {
     COUNTDOWN.with(|c| match c.get() {
         0 => {}
         1 => {
             c.set(0);
-            panic!("test panic in Hash/Eq");
+            inject(HASH_EQ);
         }
         n => c.set(n - 1),
     });
@@ -320,18 +326,34 @@ fn run_kind<K: TestKey>(u: &mut Unstructured<'_>, mode: HashMode) {
     assert_eq!(m.len(), model.live_sorted().len(), "len after purge at end");
 }
 
-/// Runs `f` with the countdown armed; `None` if `Hash`/`Eq` panicked.
+/// Runs `f` with the countdown armed; `None` if `Hash`/`Eq` panicked because the
+/// countdown fired. Any other panic propagates (a crash).
 fn armed<R>(cd: Countdown, f: impl FnOnce() -> R) -> Option<R> {
     arm(cd);
     let r = expect_panic(f);
+    let left = COUNTDOWN.with(Cell::get);
     disarm();
-    if r.is_err() {
-        assert!(cd.is_some(), "a panic without an armed countdown");
+    match r {
+        Ok(r) => Some(r),
+        Err(p) => {
+            assert_eq!(
+                p,
+                InjectedPanic(HASH_EQ),
+                "an injected panic not from Hash/Eq"
+            );
+            assert!(cd.is_some(), "a panic without an armed countdown");
+            assert_eq!(left, 0, "a Hash/Eq panic but the countdown did not fire");
+            None
+        }
     }
-    r.ok()
 }
 
-fn step<K: TestKey>(map: &HashMap<K, u32, AdvState>, clock: &ManualClock, model: &mut Model, op: &KOp) {
+fn step<K: TestKey>(
+    map: &HashMap<K, u32, AdvState>,
+    clock: &ManualClock,
+    model: &mut Model,
+    op: &KOp,
+) {
     let m = map.pin();
     // For an op that panicked: the model stays as it is; check the map agrees.
     macro_rules! or_panicked {
@@ -380,7 +402,11 @@ fn step<K: TestKey>(map: &HashMap<K, u32, AdvState>, clock: &ManualClock, model:
         KOp::GetKeyValue(ks, by_key, cd) => {
             let key = K::make(ks.bytes());
             let got = or_panicked!(armed(*cd, || {
-                let r = if *by_key { m.get_key_value::<K>(&key) } else { m.get_key_value(key.q()) };
+                let r = if *by_key {
+                    m.get_key_value::<K>(&key)
+                } else {
+                    m.get_key_value(key.q())
+                };
                 r.map(|(k, v)| (k.bytes().to_vec(), *v))
             }));
             let want = model.live(key.bytes()).map(|v| (key.bytes().to_vec(), v));
@@ -398,10 +424,16 @@ fn step<K: TestKey>(map: &HashMap<K, u32, AdvState>, clock: &ManualClock, model:
         KOp::RemoveEntry(ks, by_key, cd) => {
             let key = K::make(ks.bytes());
             let got = or_panicked!(armed(*cd, || {
-                let r = if *by_key { m.remove_entry::<K>(&key) } else { m.remove_entry(key.q()) };
+                let r = if *by_key {
+                    m.remove_entry::<K>(&key)
+                } else {
+                    m.remove_entry(key.q())
+                };
                 r.map(|(k, v)| (k.bytes().to_vec(), *v))
             }));
-            let want = model.remove_live(key.bytes()).map(|v| (key.bytes().to_vec(), v));
+            let want = model
+                .remove_live(key.bytes())
+                .map(|v| (key.bytes().to_vec(), v));
             assert_eq!(got, want, "{op:?}");
         }
         KOp::TryInsert(ks, v, cd) => {
@@ -436,7 +468,9 @@ fn step<K: TestKey>(map: &HashMap<K, u32, AdvState>, clock: &ManualClock, model:
         KOp::Update(ks, a, cd) => {
             let key = K::make(ks.bytes());
             let kb = key.bytes().to_vec();
-            let got = or_panicked!(armed(*cd, || m.update(key, |x| x.wrapping_add(*a)).copied()));
+            let got = or_panicked!(armed(*cd, || m
+                .update(key, |x| x.wrapping_add(*a))
+                .copied()));
             let want = model.live(&kb).map(|x| {
                 let d = model.entries[&kb].1;
                 model.entries.insert(kb.clone(), (x.wrapping_add(*a), d));
@@ -447,7 +481,11 @@ fn step<K: TestKey>(map: &HashMap<K, u32, AdvState>, clock: &ManualClock, model:
         KOp::UpdateOrInsert(ks, a, v, cd) => {
             let key = K::make(ks.bytes());
             let kb = key.bytes().to_vec();
-            let got = or_panicked!(armed(*cd, || *m.update_or_insert(key, |x| x.wrapping_add(*a), *v)));
+            let got = or_panicked!(armed(*cd, || *m.update_or_insert(
+                key,
+                |x| x.wrapping_add(*a),
+                *v
+            )));
             let want = match model.live(&kb) {
                 Some(x) => {
                     let d = model.entries[&kb].1;
@@ -504,7 +542,11 @@ fn step<K: TestKey>(map: &HashMap<K, u32, AdvState>, clock: &ManualClock, model:
         }
         KOp::PurgeExpired => {
             m.purge_expired();
-            assert_eq!(m.len(), model.live_sorted().len(), "len after purge_expired");
+            assert_eq!(
+                m.len(),
+                model.live_sorted().len(),
+                "len after purge_expired"
+            );
             let now = model.now;
             model.entries.retain(|_, &mut (_, d)| now < d);
         }

@@ -8,44 +8,110 @@ pub mod concurrent;
 pub mod keys;
 pub mod ops;
 
+use std::any::Any;
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
-thread_local! {
-    static EXPECTING_PANIC: Cell<bool> = const { Cell::new(false) };
+/// The payload of every panic the interpreters raise on purpose (a panicking `Hash`,
+/// `Eq` or user closure), naming where it came from. [`expect_panic`] catches these
+/// panics and only these: any other panic (a failed `debug_assert!` or an overflow
+/// inside the map, a model assertion) is a crash even when it happens inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedPanic(pub &'static str);
+
+/// Panics with an [`InjectedPanic`] payload.
+pub fn inject(what: &'static str) -> ! {
+    panic::panic_any(InjectedPanic(what))
 }
 
-/// Installs (once) a panic hook that stays silent for panics raised inside
-/// [`expect_panic`] and defers to the previous hook otherwise.
+/// What the innermost running [`expect_panic`] or [`expect_documented_panic`] accepts.
+#[derive(Debug, Clone, Copy)]
+enum Expected {
+    /// An [`InjectedPanic`].
+    Injected,
+    /// A panic of the library with exactly this message.
+    Message(&'static str),
+}
+
+impl Expected {
+    fn accepts(self, payload: &(dyn Any + Send)) -> bool {
+        match self {
+            Expected::Injected => payload.is::<InjectedPanic>(),
+            Expected::Message(m) => message(payload) == Some(m),
+        }
+    }
+}
+
+/// The message of a `panic!` payload (`&'static str` or `String`).
+fn message(payload: &(dyn Any + Send)) -> Option<&str> {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+thread_local! {
+    static EXPECTED: Cell<Option<Expected>> = const { Cell::new(None) };
+}
+
+/// Installs (once) a panic hook that stays silent for the panics that the running
+/// [`expect_panic`] (or [`expect_documented_panic`]) accepts and defers to the previous
+/// hook for every other panic.
 ///
 /// This matters under libFuzzer: `libfuzzer-sys` installs a hook that calls
 /// `process::abort()` on *every* panic (so that a panic is reported as a crash before
 /// unwinding), which would turn deliberate, caught panics (a panicking `Hash`, a
 /// panicking closure) into false crashes. Our hook is installed after libFuzzer's (on the
-/// first input) and only wraps it.
+/// first input) and only wraps it, so an unexpected panic still aborts there, with its
+/// message; without libFuzzer (the replay) the default hook prints it and
+/// `expect_panic` lets it unwind on.
 fn install_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let prev = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if !EXPECTING_PANIC.with(Cell::get) {
+            let accepted = EXPECTED
+                .with(Cell::get)
+                .is_some_and(|e| e.accepts(info.payload()));
+            if !accepted {
                 prev(info);
             }
         }));
     });
 }
 
-/// Runs `f`, catching a panic raised by it (deliberately, by test code called from the
-/// map: `Hash`, `Eq`, closures). `Err(())` if it panicked.
-///
-/// Model assertions must stay outside `f`: a failed assertion inside would be caught.
-pub fn expect_panic<R>(f: impl FnOnce() -> R) -> Result<R, ()> {
+/// Runs `f` expecting `what`; `Err(payload)` if it panicked that way, and any other
+/// panic goes on unwinding (after the hook reported it).
+fn catch_expected<R>(what: Expected, f: impl FnOnce() -> R) -> Result<R, Box<dyn Any + Send>> {
     install_hook();
-    let was = EXPECTING_PANIC.with(|e| e.replace(true));
+    let was = EXPECTED.with(|e| e.replace(Some(what)));
     let r = panic::catch_unwind(AssertUnwindSafe(f));
-    EXPECTING_PANIC.with(|e| e.set(was));
-    r.map_err(drop)
+    EXPECTED.with(|e| e.set(was));
+    match r {
+        Ok(r) => Ok(r),
+        Err(p) if what.accepts(&*p) => Err(p),
+        Err(p) => panic::resume_unwind(p),
+    }
+}
+
+/// Runs `f`, catching an [`InjectedPanic`] raised by test code that the map called
+/// (`Hash`, `Eq`, closures): `Err` with its payload. Any other panic is not caught.
+///
+/// Model assertions must stay outside `f`: a failed assertion inside is not caught,
+/// but it is reported as an unexpected panic rather than with the model's context.
+pub fn expect_panic<R>(f: impl FnOnce() -> R) -> Result<R, InjectedPanic> {
+    catch_expected(Expected::Injected, f).map_err(|p| {
+        *p.downcast::<InjectedPanic>()
+            .expect("accepted as an InjectedPanic")
+    })
+}
+
+/// Runs `f`, catching a panic of the library whose message is exactly `msg` (a
+/// documented panic, e.g. `compute` returning `Remove` for an absent key): `None` if it
+/// panicked so. Any other panic is not caught.
+pub fn expect_documented_panic<R>(msg: &'static str, f: impl FnOnce() -> R) -> Option<R> {
+    catch_expected(Expected::Message(msg), f).ok()
 }
 
 /// Deadline of an entry written at `now` with `ttl`, on a `ManualClock`, per the

@@ -13,7 +13,15 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use ttlmap::{Compute, Expiry, HashMap, ManualClock, Operation};
 
-use crate::{advanced, deadline_after, expect_panic, Ttl, NEVER};
+use crate::{
+    advanced, deadline_after, expect_documented_panic, expect_panic, inject, InjectedPanic, Ttl,
+    NEVER,
+};
+
+/// The [`InjectedPanic`] of a panicking user closure.
+const CLOSURE: &str = "ops: user closure";
+/// The documented panic of `compute` returning `Operation::Remove` for an absent key.
+const REMOVE_ABSENT: &str = "Cannot remove `None` entry.";
 
 type K = u16;
 type V = u32;
@@ -47,7 +55,10 @@ enum PanicOp {
     Compute(u8),
     RemoveIf(u8),
     /// `retain` whose predicate rejects by `bit` and panics on its `after`-th call.
-    Retain { bit: u8, after: u8 },
+    Retain {
+        bit: u8,
+        after: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -55,7 +66,11 @@ enum Op {
     Insert(u8, V),
     InsertWithTtl(u8, V, Ttl),
     /// Bulk insert of `start..start+count` (grows the table).
-    InsertRange { start: u8, count: u8, ttl: Option<Ttl> },
+    InsertRange {
+        start: u8,
+        count: u8,
+        ttl: Option<Ttl>,
+    },
     Get(u8),
     GetKeyValue(u8),
     ContainsKey(u8),
@@ -134,7 +149,10 @@ impl Model {
         all
     }
     fn live_count(&self) -> usize {
-        self.entries.values().filter(|&&(_, d)| self.now < d).count()
+        self.entries
+            .values()
+            .filter(|&&(_, d)| self.now < d)
+            .count()
     }
     fn expiry(&self, k: K) -> Option<Expiry> {
         self.live_entry(k).map(|(_, d)| match d {
@@ -293,7 +311,11 @@ fn step<'g>(
         }
         Op::ContainsKey(k) => {
             let k = key(k);
-            assert_eq!(m.contains_key(&k), model.live(k).is_some(), "contains_key({k})");
+            assert_eq!(
+                m.contains_key(&k),
+                model.live(k).is_some(),
+                "contains_key({k})"
+            );
         }
         Op::Remove(k) => {
             let k = key(k);
@@ -314,7 +336,11 @@ fn step<'g>(
             if want.is_some() {
                 model.entries.remove(&k);
             }
-            assert_eq!(got.map(|(a, b)| (*a, *b)), want.map(|v| (k, v)), "remove_entry({k})");
+            assert_eq!(
+                got.map(|(a, b)| (*a, *b)),
+                want.map(|v| (k, v)),
+                "remove_entry({k})"
+            );
         }
         Op::RemoveIf(k, bit) => {
             let k = key(k);
@@ -339,7 +365,10 @@ fn step<'g>(
             };
             assert_eq!(got, want, "remove_if({k}, bit {bit})");
             let expected_calls = usize::from(want != Ok(None));
-            assert_eq!(calls, expected_calls, "remove_if({k}) predicate calls single-threaded");
+            assert_eq!(
+                calls, expected_calls,
+                "remove_if({k}) predicate calls single-threaded"
+            );
         }
         Op::TryInsert(k, v) => {
             let k = key(k);
@@ -432,7 +461,10 @@ fn step<'g>(
             );
             let want = match model.live_entry(k) {
                 Some((x, d)) => {
-                    assert_eq!(calls, 0, "update_or_insert_with({k}) ran init on a live key");
+                    assert_eq!(
+                        calls, 0,
+                        "update_or_insert_with({k}) ran init on a live key"
+                    );
                     model.entries.insert(k, (x.wrapping_add(a), d));
                     x.wrapping_add(a)
                 }
@@ -462,8 +494,11 @@ fn step<'g>(
             let live = model.live_entry(k);
             if matches!(action, ComputeAction::Remove) && live.is_none() {
                 // Documented: panics ("Cannot remove `None` entry."), map unchanged.
-                let r = expect_panic(|| own(m.compute(k, f)));
-                assert!(r.is_err(), "compute({k}) Remove on an absent key did not panic: {r:?}");
+                let r = expect_documented_panic(REMOVE_ABSENT, || own(m.compute(k, f)));
+                assert!(
+                    r.is_none(),
+                    "compute({k}) Remove on an absent key did not panic: {r:?}"
+                );
                 return;
             }
             let got = own(m.compute(k, f));
@@ -501,7 +536,9 @@ fn step<'g>(
             let got = m.set_ttl(&k, t.get());
             let want = match model.live_entry(k) {
                 Some((v, _)) => {
-                    model.entries.insert(k, (v, deadline_after(model.now, t.get())));
+                    model
+                        .entries
+                        .insert(k, (v, deadline_after(model.now, t.get())));
                     true
                 }
                 None => false,
@@ -527,7 +564,10 @@ fn step<'g>(
             let after = m.len();
             assert_eq!(after, model.live_count(), "len after purge_expired");
             assert_eq!(before - purged, after, "purge_expired count vs len");
-            assert!(purged <= expired_in_model, "purged {purged} > expired {expired_in_model}");
+            assert!(
+                purged <= expired_in_model,
+                "purged {purged} > expired {expired_in_model}"
+            );
             let now = model.now;
             model.entries.retain(|_, &mut (_, d)| now < d);
         }
@@ -575,8 +615,16 @@ fn step<'g>(
             let len = m.len();
             assert_eq!(len, map.len());
             assert_eq!(m.is_empty(), len == 0);
-            assert!(model.live_count() <= len, "len {len} < live {}", model.live_count());
-            assert!(len <= model.entries.len(), "len {len} > entries ever linked {}", model.entries.len());
+            assert!(
+                model.live_count() <= len,
+                "len {len} < live {}",
+                model.live_count()
+            );
+            assert!(
+                len <= model.entries.len(),
+                "len {len} > entries ever linked {}",
+                model.entries.len()
+            );
         }
         Op::Advance(t) => {
             clock.advance(t.get());
@@ -617,21 +665,24 @@ fn step<'g>(
                     let k = key(k);
                     if model.live(k).is_some() {
                         // f is not called on a live key: an ordinary lookup.
-                        assert_eq!(Some(*m.get_or_insert_with(k, || panic!())), model.live(k));
+                        assert_eq!(
+                            Some(*m.get_or_insert_with(k, || panic!("f called on a live key"))),
+                            model.live(k)
+                        );
                         return;
                     }
                     expect_panic(|| {
-                        m.get_or_insert_with(k, || panic!("test panic"));
+                        m.get_or_insert_with(k, || inject(CLOSURE));
                     })
                 }
                 PanicOp::Update(k) => {
                     let k = key(k);
                     if model.live(k).is_none() {
-                        assert_eq!(m.update(k, |_| panic!()), None);
+                        assert_eq!(m.update(k, |_| panic!("f called on an absent key")), None);
                         return;
                     }
                     expect_panic(|| {
-                        m.update(k, |_| panic!("test panic"));
+                        m.update(k, |_| inject(CLOSURE));
                     })
                 }
                 PanicOp::UpdateOrInsertWith(k) => {
@@ -640,7 +691,7 @@ fn step<'g>(
                         return;
                     }
                     expect_panic(|| {
-                        m.update_or_insert_with(k, |_| panic!("test panic"), || 0);
+                        m.update_or_insert_with(k, |_| inject(CLOSURE), || 0);
                     })
                 }
                 PanicOp::UpdateOrInsertWithInit(k) => {
@@ -649,23 +700,26 @@ fn step<'g>(
                         return;
                     }
                     expect_panic(|| {
-                        m.update_or_insert_with(k, |v| *v, || panic!("test panic"));
+                        m.update_or_insert_with(k, |v| *v, || inject(CLOSURE));
                     })
                 }
                 PanicOp::Compute(k) => {
                     let k = key(k);
                     expect_panic(|| {
-                        m.compute(k, |_| -> Operation<V, ()> { panic!("test panic") });
+                        m.compute(k, |_| -> Operation<V, ()> { inject(CLOSURE) });
                     })
                 }
                 PanicOp::RemoveIf(k) => {
                     let k = key(k);
                     if model.live(k).is_none() {
-                        assert_eq!(m.remove_if(&k, |_, _| panic!()), Ok(None));
+                        assert_eq!(
+                            m.remove_if(&k, |_, _| panic!("f called on an absent key")),
+                            Ok(None)
+                        );
                         return;
                     }
                     expect_panic(|| {
-                        let _ = m.remove_if(&k, |_, _| panic!("test panic"));
+                        let _ = m.remove_if(&k, |_, _| inject(CLOSURE));
                     })
                 }
                 PanicOp::Retain { bit, after } => {
@@ -674,14 +728,19 @@ fn step<'g>(
                     let r = expect_panic(|| {
                         m.retain(|k, v| {
                             if seen.len() == after as usize {
-                                panic!("test panic");
+                                inject(CLOSURE);
                             }
                             seen.push((*k, *v));
                             keep(v)
                         })
                     });
                     let live = model.live_sorted();
-                    assert_eq!(r.is_err(), live.len() > after as usize, "retain panic");
+                    let want = if live.len() > after as usize {
+                        Err(InjectedPanic(CLOSURE))
+                    } else {
+                        Ok(())
+                    };
+                    assert_eq!(r, want, "retain panic");
                     for (k, v) in seen {
                         assert_eq!(model.live(k), Some(v), "retain showed ({k}, {v})");
                         if !keep(&v) {
@@ -691,7 +750,11 @@ fn step<'g>(
                     return;
                 }
             };
-            assert!(r.is_err(), "{p:?}: the closure did not run");
+            assert_eq!(
+                r,
+                Err(InjectedPanic(CLOSURE)),
+                "{p:?}: the closure did not panic"
+            );
             // Map unchanged: check the key space touched.
             let mut all: Vec<(K, V)> = m.iter().map(|(k, v)| (*k, *v)).collect();
             all.sort_unstable();

@@ -8,6 +8,9 @@
 //! Without arguments, every file in `fuzz/corpus/<target>/` and `fuzz/artifacts/<target>/`
 //! runs through the interpreter of `<target>` (the directory name). Each input runs under
 //! `catch_unwind`; a panicking input is reported by path and the exit status is 1.
+//!
+//! `--repeat N` (first) runs each `concurrent` input N times: its interleavings differ
+//! from run to run. The other targets are deterministic and run once.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -43,7 +46,18 @@ fn files_in(path: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut repeat = 1;
+    if args.first().map(String::as_str) == Some("--repeat") {
+        match args.get(1).and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n > 0 => repeat = n,
+            _ => {
+                eprintln!("replay: --repeat needs a positive count");
+                return ExitCode::from(2);
+            }
+        }
+        args.drain(..2);
+    }
     // (target, file)
     let mut jobs: Vec<(String, PathBuf)> = Vec::new();
     if let Some((target, paths)) = args.split_first() {
@@ -82,6 +96,7 @@ fn main() -> ExitCode {
     }
 
     let mut failures = Vec::new();
+    let mut runs = 0;
     for (target, file) in &jobs {
         let data = match std::fs::read(file) {
             Ok(d) => d,
@@ -92,12 +107,21 @@ fn main() -> ExitCode {
             }
         };
         let run = runner(target).unwrap();
-        if panic::catch_unwind(AssertUnwindSafe(|| run(&data))).is_err() {
-            eprintln!("replay: FAILED {target} {}", file.display());
-            failures.push(file.clone());
+        let times = if target == "concurrent" { repeat } else { 1 };
+        for i in 0..times {
+            if panic::catch_unwind(AssertUnwindSafe(|| run(&data))).is_err() {
+                eprintln!("replay: FAILED {target} {} (run {})", file.display(), i + 1);
+                failures.push(file.clone());
+                break;
+            }
+            runs += 1;
         }
     }
-    println!("replay: {} inputs, {} failures", jobs.len(), failures.len());
+    println!(
+        "replay: {} inputs, {runs} runs, {} failures",
+        jobs.len(),
+        failures.len()
+    );
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
