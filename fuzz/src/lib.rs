@@ -114,24 +114,38 @@ pub fn expect_documented_panic<R>(msg: &'static str, f: impl FnOnce() -> R) -> O
     catch_expected(Expected::Message(msg), f).ok()
 }
 
-/// Deadline of an entry written at `now` with `ttl`, on a `ManualClock`, per the
-/// documented semantics: live iff `now < deadline`; `ZERO` is expired at once; a TTL
-/// too large saturates to "never" (`u64::MAX`).
+/// The map's internal "no deadline" (`ttlmap`'s `clock::NEVER`, 2^63 − 1): bit 63 of a
+/// deadline word is the map's frozen-cell marker, so deadlines stay below it.
+const MAP_NEVER: u64 = (1 << 63) - 1;
+/// `ManualClock` readings are the elapsed time shifted by this (the map's smallest real
+/// deadline, `clock::MIN_DEADLINE`), so that a 1 ns TTL at time zero is a real deadline.
+const SHIFT: u64 = 3;
+
+/// Deadline of an entry written at `now` (elapsed time on a `ManualClock`) with `ttl`,
+/// per the documented semantics — live iff `now < deadline`; `ZERO` is expired at once;
+/// a TTL too large saturates to "never" — in elapsed time, reproducing where the map's
+/// own arithmetic saturates: it adds `ttl` to its reading (`now + SHIFT`, capped below
+/// `MAP_NEVER`) and a sum that reaches `MAP_NEVER` means "never".
 pub fn deadline_after(now: u64, ttl: std::time::Duration) -> u64 {
     if ttl.is_zero() {
         return 0;
     }
     let nanos = u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX);
-    now.saturating_add(nanos)
+    let reading = now.saturating_add(SHIFT).min(MAP_NEVER - 1);
+    match reading.saturating_add(nanos) {
+        d if d >= MAP_NEVER => NEVER,
+        d => d - SHIFT,
+    }
 }
 
 /// "No deadline".
 pub const NEVER: u64 = u64::MAX;
 
-/// A `ManualClock` reading after advancing `now` by `by` (it saturates below `NEVER`).
+/// A `ManualClock`'s elapsed time after advancing `now` by `by` (it saturates just below
+/// the map's "never").
 pub fn advanced(now: u64, by: std::time::Duration) -> u64 {
     let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-    now.saturating_add(by).min(NEVER - 1)
+    now.saturating_add(by).min(MAP_NEVER - 1)
 }
 
 /// A fuzzer-chosen duration, biased towards interesting values.

@@ -579,6 +579,16 @@ impl<K, V> RawMap<K, V> {
                 )
                 .is_ok()
             {
+                // Loom only: a no-op read-modify-write of the link we just made, so that the
+                // model checker may schedule another thread between our link and our use
+                // of the cell read before it (loom checks a racing write only against the
+                // last access to the atomic; without a write here, nothing lets it switch
+                // threads inside this window). Makes `loom-tests/tests/regressions.rs` able
+                // to catch the fuzz-found bug of reading the cell after the link.
+                #[cfg(all(ttlmap_loom, feature = "loom"))]
+                let _ = w
+                    .prev
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, Some);
                 pending.published();
                 self.note_deadline(deadline);
                 if let Some(total) = self.count.increment() {
