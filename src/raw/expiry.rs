@@ -198,18 +198,6 @@ pub(crate) struct Swept {
 }
 
 impl<K, V> RawMap<K, V> {
-    /// TEMP debug.
-    pub(crate) fn debug_sweep(&self) -> String {
-        let w = self.sweep.hint.load(Ordering::SeqCst);
-        format!(
-            "hint bound {} id {} dirty {} pass {:x}",
-            bound(w),
-            (w & ID_MASK) >> ID_SHIFT,
-            w & DIRTY,
-            self.sweep.pass.load(Ordering::SeqCst)
-        )
-    }
-
     /// Records a deadline just published (a new entry, a replacement, a refresh).
     #[inline]
     pub(crate) fn note_deadline(&self, deadline: u64) {
