@@ -279,7 +279,7 @@ fn refresh_and_ttl_racing_expiry_is_linearizable() {
         threads: 2,
         keys: 1,
         ops_per_thread: 11,
-        maps: 200,
+        maps: 64,
         ttl: Some(Ttls {
             default_ttl: None,
             max_advances: 8,

@@ -383,7 +383,7 @@ impl<K, V> RawMap<K, V> {
         now: &mut Now<'_>,
         guard: &G,
     ) -> Swept {
-        debug_assert!(start.link.so <= lo);
+        debug_assert!(start.link.so() <= lo);
         let mut swept = Swept {
             removed: 0,
             live: 0,
@@ -411,12 +411,12 @@ impl<K, V> RawMap<K, V> {
                     prev_val = succ;
                     continue;
                 }
-                if hi.is_some_and(|hi| link.so >= hi) {
+                if hi.is_some_and(|hi| link.so() >= hi) {
                     return swept;
                 }
                 if !link.is_entry() {
                     anchor = link;
-                } else if link.so >= lo {
+                } else if link.so() >= lo {
                     // SAFETY: an entry's link starts a live `Node`.
                     let node = unsafe { Node::<K, V>::from_link(cur) };
                     match self.reap(node, now, guard) {

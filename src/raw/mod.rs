@@ -14,7 +14,7 @@
 //! moved or copied; a thread with a stale `size` starts at an ancestor sentinel and
 //! still finds everything [SS06 §2, the "recursive split ordering"]. Sentinels are never
 //! deleted, so a bucket pointer never dangles. A sentinel is linked through its parent by
-//! the one thread that claimed it, and published by clearing the `BUSY` tag of its own
+//! the one thread that claimed it, and published by setting the `READY` tag of its own
 //! `next` only once linked (`directory.rs`); until then everyone starts from an ancestor.
 //! The buckets a capacity hint asks for are linked up front, before the map is shared.
 //!
@@ -86,8 +86,8 @@ use self::counter::Counter;
 use self::directory::Directory;
 pub(crate) use self::node::Node;
 use self::node::{
-    is_marked, is_tomb, keep_busy, marked, owns_first, so_bucket, so_entry, successor, to_sentinel,
-    untagged, Link, BUSY, OWNS_FIRST, SENT,
+    is_marked, is_tomb, keep_ready, marked, owns_first, so_bucket, so_entry, successor,
+    to_sentinel, untagged, Link, OWNS_FIRST, SENT,
 };
 pub(crate) use self::retire::free_batch;
 use self::walk::Walk;
@@ -246,7 +246,7 @@ impl<'a> Start<'a> {
 }
 
 /// The search window of a key: `prev` held `expected` (the successor, with `prev`'s
-/// `BUSY` bit if it is a sentinel being published), and `found` is the key's node.
+/// `READY` bit if it is a ready sentinel), and `found` is the key's node.
 struct Window<'g, K, V> {
     prev: &'g AtomicPtr<Link>,
     expected: *mut Link,
@@ -360,21 +360,23 @@ impl<K, V> RawMap<K, V> {
             };
         }
         let so = so_bucket(b);
-        debug_assert_eq!(sentinel.so, so);
+        sentinel.set_so(so);
         let sentinel_ptr = sentinel as *const Link as *mut Link;
         loop {
             let from = Start::unowned(parent_link);
             let w = self.find::<_, G>(from, so, |_: &Node<K, V>| false, guard);
-            // Relaxed: published by the Release CAS below. `BUSY` stays on until the
-            // sentinel is linked, so nobody starts from it before.
-            let succ = successor(w.expected).map_addr(|a| a | BUSY);
-            sentinel.next.store(succ, Ordering::Relaxed);
+            // Relaxed: published by the Release CAS below. `READY` stays off until the
+            // sentinel is linked, so nobody starts from it before. (Never 0: the end of
+            // the list is `END`.)
+            sentinel
+                .next
+                .store(successor(w.expected), Ordering::Relaxed);
             // AcqRel: Release publishes the sentinel's `next`; pairs with Acquire loads of
             // `next`. Acquire on failure for the next window.
             if w.prev
                 .compare_exchange(
                     w.expected,
-                    keep_busy(sentinel_ptr.map_addr(|a| a | SENT), w.expected),
+                    keep_ready(sentinel_ptr.map_addr(|a| a | SENT), w.expected),
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 )
@@ -419,7 +421,7 @@ impl<K, V> RawMap<K, V> {
         'retry: loop {
             let mut prev = &start.link.next;
             // Acquire: pairs with the Release CAS that linked the node, so its fields are
-            // initialised. `prev_val` is `prev`'s raw value: a sentinel's may carry BUSY.
+            // initialised. `prev_val` is `prev`'s raw value: a sentinel's carries READY.
             let mut prev_val = prev.load(Ordering::Acquire);
             // The head of the run of equal `so`: where a new key of that run goes.
             let mut run: Option<(&'g AtomicPtr<Link>, *mut Link)> = None;
@@ -446,10 +448,10 @@ impl<K, V> RawMap<K, V> {
                     prev_val = succ;
                     continue;
                 }
-                if link.so > so {
+                if link.so() > so {
                     break;
                 }
-                if link.so == so && link.is_entry() {
+                if link.so() == so && link.is_entry() {
                     if run.is_none() {
                         run = Some((prev, prev_val));
                     }
@@ -503,10 +505,10 @@ impl<K, V> RawMap<K, V> {
             // SAFETY: loaded under `guard` from a node reachable at some point during this
             // traversal; see `find`.
             let link = unsafe { &*cur };
-            if link.so > so {
+            if link.so() > so {
                 return None;
             }
-            if link.so == so && link.is_entry() {
+            if link.so() == so && link.is_entry() {
                 // SAFETY: an entry's link starts a live `Node`.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
                 if node.key.borrow() == key {
@@ -573,7 +575,7 @@ impl<K, V> RawMap<K, V> {
             if w.prev
                 .compare_exchange(
                     w.expected,
-                    keep_busy(node as *mut Link, w.expected),
+                    keep_ready(node as *mut Link, w.expected),
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 )
@@ -668,7 +670,7 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// Unlinks the marked `cur` by CASing `prev` (which held `prev_val`) past it to its
-    /// successor `successor(next)`, keeping `prev`'s `BUSY` bit. Returns the value `prev`
+    /// successor `successor(next)`, keeping `prev`'s `READY` bit. Returns the value `prev`
     /// now holds, or `None` if `prev` changed and the caller must restart.
     #[inline]
     fn unlink_marked<G: RawGuard>(
@@ -679,7 +681,7 @@ impl<K, V> RawMap<K, V> {
         guard: &G,
     ) -> Option<*mut Link> {
         debug_assert!(is_marked(next) && cur == untagged(prev_val));
-        let succ = keep_busy(successor(next), prev_val);
+        let succ = keep_ready(successor(next), prev_val);
         // AcqRel: Release keeps our earlier reads before the unlink; Acquire on failure
         // re-reads a fresh `prev`.
         prev.compare_exchange(prev_val, succ, Ordering::AcqRel, Ordering::Acquire)
@@ -693,8 +695,8 @@ impl<K, V> RawMap<K, V> {
 
     /// Unlinks the marked `node` (and any marked neighbour in its run).
     pub(crate) fn unlink<G: RawGuard>(&self, node: &Node<K, V>, guard: &G) {
-        let start = self.start_of(node.link.so, guard);
-        self.find(start, node.link.so, |_| false, guard);
+        let start = self.start_of(node.link.so(), guard);
+        self.find(start, node.link.so(), |_| false, guard);
     }
 
     /// Rebuilds the directory for the current length (exclusive access): frees the

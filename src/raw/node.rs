@@ -76,22 +76,25 @@ pub(crate) fn tomb<V>() -> *mut Cell<V> {
 
 /// Tag bit of an entry's `next`: the entry is logically deleted (its `val` is a tombstone).
 pub(crate) const MARK: usize = 1;
-/// Tag bit of a sentinel's `next`: the sentinel is claimed (and maybe linked) but not yet
-/// published as ready; lookups start from an ancestor meanwhile. Every CAS on a `next`
-/// carries this bit over from the value it replaces.
-pub(crate) const BUSY: usize = 2;
+/// Tag bit of a sentinel's `next`: the bucket is ready (linked and published). A
+/// sentinel whose `next` is 0 is uninitialised (a fresh segment comes zeroed from the
+/// OS); one whose `next` is non-zero without this bit is claimed and being linked, and
+/// lookups start from an ancestor meanwhile. Every CAS on a `next` carries this bit over
+/// from the value it replaces.
+pub(crate) const READY: usize = 2;
 /// Tag bit of every pointer *to* a sentinel, wherever it is stored: a lookup that meets
 /// it knows, without loading the sentinel, that the next element starts another bucket.
 /// It belongs to the pointer value, so it travels with it from `next` to `next`.
 pub(crate) const SENT: usize = 4;
 /// Tag bit of a *marked entry's* `next` (with [`MARK`]): the node still owns its first
-/// value, which its deferred free drops (see the module docs). The same bit as `BUSY`,
+/// value, which its deferred free drops (see the module docs). The same bit as `READY`,
 /// which only a sentinel's `next` carries, and sentinels are never marked; `successor`
 /// strips it like `MARK`, so it never travels.
-pub(crate) const OWNS_FIRST: usize = BUSY;
-/// A sentinel's `next` before its bucket was claimed (`BUSY | SENT` with no address:
-/// no real pointer to a sentinel is null, so this value is never a successor).
-pub(crate) const UNINIT: usize = BUSY | SENT;
+pub(crate) const OWNS_FIRST: usize = READY;
+/// The end of the list, as a `next` stores it: `SENT` with no address, never null. So a
+/// claimed sentinel's `next` is never 0, and 0 can mean "uninitialised". Every walk
+/// already ends there: its address (`untagged`) is null, and it is tagged `SENT`.
+pub(crate) const END: usize = SENT;
 /// All tag bits of a `next` pointer.
 const TAGS: usize = 7;
 
@@ -103,22 +106,40 @@ const _: () = assert!(std::mem::align_of::<Link>() >= 8);
 pub(crate) struct Link {
     /// The successor, with [`MARK`] set once this element is logically deleted.
     pub(crate) next: AtomicPtr<Link>,
-    /// The split-order key; immutable once the element is reachable.
-    pub(crate) so: u64,
+    /// The split-order key; written once before the element is reachable (a sentinel's by
+    /// the thread that claims its bucket, since a fresh segment comes zeroed), immutable
+    /// from then on. An atomic only so that it can be written through a shared
+    /// reference: std's even under loom (it synchronises nothing; every read of it comes
+    /// after the Acquire load that reached the element), and a Relaxed load is a plain one.
+    so: std::sync::atomic::AtomicU64,
 }
 
 impl Link {
     pub(crate) fn new(so: u64) -> Link {
         Link {
-            next: AtomicPtr::new(ptr::null_mut()),
-            so,
+            next: AtomicPtr::new(end()),
+            so: std::sync::atomic::AtomicU64::new(so),
         }
+    }
+
+    /// The split-order key.
+    #[inline]
+    pub(crate) fn so(&self) -> u64 {
+        // Relaxed: see the field's docs.
+        self.so.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the split-order key of a claimed sentinel before it is linked.
+    #[inline]
+    pub(crate) fn set_so(&self, so: u64) {
+        // Relaxed: published by the Release CAS that links the sentinel.
+        self.so.store(so, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether this element is an entry (a [`Node`]) rather than a bucket sentinel.
     #[inline]
     pub(crate) fn is_entry(&self) -> bool {
-        self.so & 1 == 1
+        self.so() & 1 == 1
     }
 }
 
@@ -389,10 +410,16 @@ pub(crate) fn untagged(p: *mut Link) -> *mut Link {
 }
 
 /// The successor `p` names, as another `next` should store it: without the state bits of
-/// the field it was read from (`MARK`, `BUSY`), with the `SENT` bit of the pointer.
+/// the field it was read from (`MARK`, `READY`), with the `SENT` bit of the pointer.
 #[inline]
 pub(crate) fn successor(p: *mut Link) -> *mut Link {
-    p.map_addr(|a| a & !(MARK | BUSY))
+    p.map_addr(|a| a & !(MARK | READY))
+}
+
+/// The end of the list ([`END`]).
+#[inline]
+pub(crate) fn end() -> *mut Link {
+    ptr::without_provenance_mut(END)
 }
 
 /// Whether `p` points to a sentinel (see [`SENT`]).
@@ -401,10 +428,10 @@ pub(crate) fn to_sentinel(p: *mut Link) -> bool {
     p.addr() & SENT != 0
 }
 
-/// `p` with the `BUSY` bit of `from`: what a CAS writes over `from`.
+/// `p` with the `READY` bit of `from`: what a CAS writes over `from`.
 #[inline]
-pub(crate) fn keep_busy(p: *mut Link, from: *mut Link) -> *mut Link {
-    p.map_addr(|a| a | (from.addr() & BUSY))
+pub(crate) fn keep_ready(p: *mut Link, from: *mut Link) -> *mut Link {
+    p.map_addr(|a| a | (from.addr() & READY))
 }
 
 /// Whether an entry's `next` says its node still owns its first value: marked with
@@ -414,7 +441,8 @@ pub(crate) fn owns_first(next: *mut Link) -> bool {
     next.addr() & (MARK | OWNS_FIRST) == MARK | OWNS_FIRST
 }
 
+/// Whether a sentinel's `next` says its bucket is ready.
 #[inline]
-pub(crate) fn is_busy(p: *mut Link) -> bool {
-    p.addr() & BUSY != 0
+pub(crate) fn has_ready(p: *mut Link) -> bool {
+    p.addr() & READY != 0
 }

@@ -81,13 +81,13 @@ impl<'g, K, V> Iterator for Walk<'g, K, V> {
             // SAFETY: loaded under the walk's guard from an element reachable during the
             // walk; elements are freed only after every such guard is gone.
             let link = unsafe { &*p };
-            if self.hi.is_some_and(|hi| link.so >= hi) {
+            if self.hi.is_some_and(|hi| link.so() >= hi) {
                 self.start = None;
                 continue;
             }
             // Acquire: as above. A marked `next` still leads forward (it is frozen).
             self.cur = link.next.load(Ordering::Acquire);
-            if link.is_entry() && link.so >= self.lo {
+            if link.is_entry() && link.so() >= self.lo {
                 // SAFETY: an entry's link starts a live `Node`.
                 return Some(unsafe { Node::from_link(p) });
             }
