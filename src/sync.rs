@@ -5,12 +5,12 @@
 //! are `std`'s. Nothing else in the crate names `std::sync::atomic` directly.
 
 #[cfg(all(ttlmap_loom, feature = "loom"))]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 #[cfg(all(ttlmap_loom, feature = "loom"))]
 pub(crate) use loom::sync::{atomic::fence, Mutex};
 
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
 pub(crate) use std::sync::{atomic::fence, Mutex};
 

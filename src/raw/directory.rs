@@ -15,6 +15,10 @@
 //! bucket initialisation is lock-free (unlike libcds's busy-wait, design.md §4), and a
 //! lookup tells a ready bucket from the same cache line it reads next anyway.
 //!
+//! Next to its buckets, a segment holds one filter byte per bucket (`filter.rs`): a
+//! summary of the keys in the bucket's interval that lets a lookup of an absent key end
+//! before it touches the sentinel.
+//!
 //! Because 0 means uninitialised (the list's end is `END`, never null), a segment needs
 //! no initialisation pass: it comes zeroed from the OS (a fresh anonymous mapping for the
 //! large ones, whose pages the kernel supplies zeroed as they are first touched), so the
@@ -25,7 +29,7 @@ use std::alloc::{self, Layout};
 use std::ptr;
 
 use super::node::{end, has_ready, so_bucket, untagged, Link, END, READY, SENT};
-use crate::sync::{AtomicPtr, Ordering};
+use crate::sync::{AtomicPtr, AtomicU8, Ordering};
 
 /// Number of segments: enough for every bucket index below 2^63.
 const SEGMENTS: usize = 64;
@@ -90,11 +94,13 @@ impl Directory {
             segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             huge: 0,
         };
-        // Bucket 0 is ready from the start, as the head of an empty list (its key is 0).
+        // Bucket 0 is ready from the start, as the head of an empty list (its key is 0),
+        // with a valid, empty filter.
         // Relaxed: the map is not shared yet; sharing it synchronises.
         dir.bucket(0)
             .next
             .store(end().map_addr(|a| a | READY), Ordering::Relaxed);
+        dir.filter(0).store(super::filter::VALID, Ordering::Relaxed);
         dir
     }
 
@@ -136,6 +142,7 @@ impl Directory {
             bucket
                 .next
                 .store(next.map_addr(|a| a | READY), Ordering::Relaxed);
+            dir.filter(b).store(super::filter::VALID, Ordering::Relaxed);
         }
         dir
     }
@@ -169,6 +176,11 @@ impl Directory {
                 entry.map_addr(|a| a | (after.addr() & READY)),
                 Ordering::Relaxed,
             );
+            // The entry's bit in its bucket's filter (rebuilt from the keys present): the
+            // hash's low 63 bits are the split-order key's, reversed.
+            let hash = e.so().reverse_bits();
+            dir.filter((hash as usize) & (n - 1))
+                .fetch_or(super::filter::bit(hash), Ordering::Relaxed);
             prev = e;
         }
         dir
@@ -194,6 +206,32 @@ impl Directory {
         // SAFETY: `base` is a published segment of `segment_len(seg)` buckets that lives
         // as long as the directory, and `off < segment_len(seg)` by `locate`.
         unsafe { &*base.add(off) }
+    }
+
+    /// The filter byte of bucket `b`, allocating its segment if needed.
+    #[inline]
+    pub(crate) fn filter(&self, b: usize) -> &AtomicU8 {
+        let (seg, off) = locate(b);
+        // Acquire: as in `bucket`.
+        let mut base = self.segments[seg].load(Ordering::Acquire);
+        if base.is_null() {
+            base = self.alloc_segment(seg);
+        }
+        // SAFETY: as in `bucket`; the filter bytes follow the buckets (`segment_layout`).
+        unsafe { &*filter_at(base, segment_len(seg), off) }
+    }
+
+    /// The filter byte of bucket `b`, if its segment exists (without allocating).
+    #[inline]
+    pub(crate) fn filter_if_any(&self, b: usize) -> Option<&AtomicU8> {
+        let (seg, off) = locate(b);
+        // Acquire: as in `bucket`.
+        let base = self.segments[seg].load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: as in `filter`.
+        Some(unsafe { &*filter_at(base, segment_len(seg), off) })
     }
 
     /// Bucket `b` if it is ready, without allocating.
@@ -309,10 +347,31 @@ impl Link {
 /// runs out of three; latency section of the comparison binary).
 const HUGE_PAGE: usize = 2 << 20;
 
-/// The layout of a segment of `len` buckets: huge-page aligned from `HUGE_PAGE` bytes on
-/// if `huge` is asked for (Linux only; smaller segments keep their plain layout).
+/// The layout of a segment of `len` buckets followed by their `len` filter bytes, and the
+/// offset of the filter bytes.
+fn segment_parts(len: usize) -> (Layout, usize) {
+    let buckets = Layout::array::<Bucket>(len).expect("segment size overflow");
+    let filters = Layout::array::<AtomicU8>(len).expect("segment size overflow");
+    let (layout, offset) = buckets.extend(filters).expect("segment size overflow");
+    (layout.pad_to_align(), offset)
+}
+
+/// The filter byte at offset `off` of the segment at `base` of `len` buckets.
+///
+/// # Safety
+/// - `base` is a segment of `len` buckets (`new_segment`), `off < len`.
+#[inline]
+unsafe fn filter_at(base: *mut Bucket, len: usize, off: usize) -> *const AtomicU8 {
+    let (_, offset) = segment_parts(len);
+    // SAFETY: caller; the filter bytes start `offset` bytes into the segment.
+    unsafe { base.byte_add(offset).cast::<AtomicU8>().add(off) }
+}
+
+/// The layout of a segment of `len` buckets (and their filter bytes): huge-page aligned
+/// from `HUGE_PAGE` bytes on if `huge` is asked for (Linux only; smaller segments keep
+/// their plain layout).
 fn segment_layout(len: usize, huge: bool) -> Layout {
-    let layout = Layout::array::<Bucket>(len).expect("segment size overflow");
+    let (layout, _) = segment_parts(len);
     if huge && cfg!(target_os = "linux") && layout.size() >= HUGE_PAGE && !crate::sync::LOOM {
         layout.align_to(HUGE_PAGE).expect("segment size overflow")
     } else {
@@ -352,6 +411,8 @@ fn new_segment(_seg: usize, len: usize, huge: bool) -> *mut Bucket {
             sentinel.next.store(ptr::null_mut(), Ordering::Relaxed);
             // SAFETY: `i < len`, inside the fresh allocation; nobody else can see it yet.
             unsafe { base.add(i).write(sentinel) };
+            // SAFETY: as above, in the filter bytes.
+            unsafe { filter_at(base, len, i).cast_mut().write(AtomicU8::new(0)) };
         }
         return base;
     }
@@ -397,7 +458,10 @@ unsafe fn free_segment(base: *mut Bucket, len: usize, huge: bool) {
         for i in 0..len {
             // SAFETY: every element was initialised in `new_segment` (caller: same len);
             // loom's atomics track state that must be released.
-            unsafe { ptr::drop_in_place(base.add(i)) };
+            unsafe {
+                ptr::drop_in_place(base.add(i));
+                ptr::drop_in_place(filter_at(base, len, i).cast_mut());
+            }
         }
     }
     #[cfg(target_os = "linux")]

@@ -71,6 +71,7 @@ mod cell;
 mod counter;
 mod directory;
 mod expiry;
+mod filter;
 mod node;
 mod retire;
 mod value;
@@ -298,8 +299,10 @@ impl<K, V> RawMap<K, V> {
     /// ancestor's while that bucket is being initialised by another thread.
     #[inline]
     fn start<G: RawGuard>(&self, hash: u64, guard: &G) -> Start<'_> {
-        // Relaxed: any size, even a stale one, gives a correct start [SS06 §2].
-        let size = self.size.load(Ordering::Relaxed);
+        // Acquire: any size, even a stale one, gives a correct start [SS06 §2]; Acquire
+        // (pairs with the SeqCst CAS of growth) because a bucket we initialise for it
+        // inherits its parent's filter on the strength of this read (`filter.rs`).
+        let size = self.size.load(Ordering::Acquire);
         let b = (hash as usize) & (size - 1);
         let bucket = self.dir.bucket(b);
         if bucket.is_ready() {
@@ -361,6 +364,7 @@ impl<K, V> RawMap<K, V> {
         }
         let so = so_bucket(b);
         sentinel.set_so(so);
+        self.inherit_filter(b);
         let sentinel_ptr = sentinel as *const Link as *mut Link;
         loop {
             let from = Start::unowned(parent_link);
@@ -395,10 +399,12 @@ impl<K, V> RawMap<K, V> {
         // Relaxed: see `start`.
         let size = self.size.load(Ordering::Relaxed);
         if count > size.saturating_mul(LOAD_FACTOR) && size < MAX_BUCKETS {
-            // Relaxed: losing the race means someone else doubled it [SS06 §2.3].
-            let _ =
-                self.size
-                    .compare_exchange(size, size * 2, Ordering::Relaxed, Ordering::Relaxed);
+            // SeqCst: the bucket filter's store-buffering argument needs growth in the
+            // single total order (`filter.rs`); a locked CAS either way on x86. Losing the
+            // race means someone else doubled it [SS06 §2.3].
+            let _ = self
+                .size
+                .compare_exchange(size, size * 2, Ordering::SeqCst, Ordering::Relaxed);
         }
     }
 
@@ -493,6 +499,9 @@ impl<K, V> RawMap<K, V> {
         G: RawGuard,
     {
         let _ = guard;
+        if !self.may_contain(hash) {
+            return None;
+        }
         let so = so_entry(hash);
         let start = self.read_start(hash);
         // Acquire: pairs with the Release CAS that linked the node (see `find`).
@@ -547,6 +556,12 @@ impl<K, V> RawMap<K, V> {
                     Some(done) => break done,
                     None => continue,
                 }
+            }
+            if !pending.has_node() {
+                // Before the first attempt to link it: the bucket filter must hold the
+                // key from then on (`filter.rs`).
+                // Acquire: as in `start`.
+                self.mark_filter(hash, self.size.load(Ordering::Acquire));
             }
             let node = pending.node(so);
             // SAFETY: `node` is ours and unpublished.
@@ -909,6 +924,11 @@ impl<K, V> Pending<K, V> {
             PendingState::Boxed(k, c) => (k, unsafe { OwnedCell::from_heap(c) }),
             PendingState::Done => unreachable!("pending insert used after completion"),
         }
+    }
+
+    /// Whether the node to link was allocated already (a retry of the linking CAS).
+    fn has_node(&self) -> bool {
+        matches!(self.state, PendingState::Node(_))
     }
 
     /// The node to link (allocated on first use), holding the value inline.

@@ -1,0 +1,113 @@
+//! The bucket filter: one byte per bucket that answers most lookups of absent keys
+//! without touching the bucket's sentinel (nor pinning).
+//!
+//! A bucket's byte has seven key bits and a [`VALID`] bit. A key's bit is one of the
+//! seven, chosen by hash bits that no realistic bucket index uses ([`bit`]). An insert of
+//! a new key sets its bit in its bucket's byte before it links its node; nothing ever
+//! clears a bit while threads use the map (a removed key's bit stays: a false positive,
+//! never a false negative), and `shrink_to_fit` (exclusive) rebuilds every byte from the
+//! keys present. A lookup whose bit is clear in the byte of its bucket ends there.
+//!
+//! The difficulty is growth. When the bucket count doubles, a new bucket's byte starts
+//! as a copy of its parent's (the keys of the child's interval were all in the parent's),
+//! and becomes [`VALID`]; until then a lookup uses the nearest valid ancestor's byte. But
+//! an insert that read the old bucket count sets its bit in the *parent's* byte, possibly
+//! after the child copied it. So an insert, after setting its bit, issues a SeqCst fence
+//! and reads the bucket count again, and if it grew, sets its bit in the buckets of every
+//! count in between (then checks again). A bucket's initialiser issues a SeqCst fence
+//! between reading the bucket count (which made it initialise the bucket) and copying the
+//! parent's byte. Either the insert's re-read sees the new count (and it sets the child's
+//! bit itself), or the copy sees the insert's bit: the store-buffering pattern of the two
+//! (bit, then count; count, then bit) with a SeqCst fence in each (growth CASes the
+//! count SeqCst; the initialiser reads it with Acquire). And a lookup reads the count,
+//! the byte, and the count again: if the count changed, an insert under the new count
+//! may have set its bit only in a child's byte, so it does not trust the byte (loom
+//! models `filter.rs`).
+
+use super::{parent, RawMap};
+use crate::sync::{fence, Ordering};
+
+/// Set in a bucket's filter byte once it covers every key of the bucket's interval.
+pub(crate) const VALID: u8 = 0x80;
+
+/// The bit of a key with hash `hash` in a filter byte: one of seven, from hash bits 32 to
+/// 62 (bucket indices use the low bits; bit 63 is not kept by the split-order key, from
+/// which `shrink_to_fit` recomputes the bits).
+#[inline]
+pub(crate) fn bit(hash: u64) -> u8 {
+    1 << (((hash >> 32) as u32 & 0x7fff_ffff) % 7)
+}
+
+impl<K, V> RawMap<K, V> {
+    /// Whether the map may hold a key with hash `hash`: `false` means that at some moment
+    /// during the call no such key was in it. Never writes, never allocates, needs no
+    /// guard (filter bytes live in directory segments, freed only under `&mut`).
+    #[inline]
+    pub(crate) fn may_contain(&self, hash: u64) -> bool {
+        // Acquire: a size read alike by everyone (growth is a SeqCst CAS); see the module
+        // docs for why the second read below is what makes a clear bit trustworthy.
+        let size = self.size.load(Ordering::Acquire);
+        let mut b = (hash as usize) & (size - 1);
+        let byte = loop {
+            if let Some(f) = self.dir.filter_if_any(b) {
+                // Relaxed: the bit was set before the node was linked; a lookup that must
+                // see the node is ordered after that link, hence after the bit.
+                let v = f.load(Ordering::Relaxed);
+                if v & VALID != 0 {
+                    break v;
+                }
+            }
+            // Bucket 0's byte is valid from the start, so this ends.
+            b = parent(b);
+        };
+        // Relaxed: coherence orders it after the first read.
+        byte & bit(hash) != 0 || self.size.load(Ordering::Relaxed) != size
+    }
+
+    /// Sets the bit of `hash` in its bucket's filter byte at the bucket count `size` and
+    /// at every count up to the current one, before an insert links a node with that hash.
+    pub(crate) fn mark_filter(&self, hash: u64, mut size: usize) {
+        let bit = bit(hash);
+        self.set_filter_bit(hash, size, bit);
+        loop {
+            // SeqCst: the store-buffering fence of the module docs (pairs with the one in
+            // `inherit_filter`).
+            fence(Ordering::SeqCst);
+            // Relaxed: ordered by the fence.
+            let now = self.size.load(Ordering::Relaxed);
+            if now == size {
+                return;
+            }
+            while size < now {
+                size *= 2;
+                self.set_filter_bit(hash, size, bit);
+            }
+        }
+    }
+
+    fn set_filter_bit(&self, hash: u64, size: usize, bit: u8) {
+        let f = self.dir.filter((hash as usize) & (size - 1));
+        // Relaxed: see `mark_filter` (the fence orders it); the load spares a write to a
+        // line others read when the bit is set already.
+        if f.load(Ordering::Relaxed) & bit == 0 {
+            f.fetch_or(bit, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes bucket `b`'s filter byte valid, holding its parent's bits (plus any an insert
+    /// set in it already). Called by the bucket's initialiser, before the bucket is
+    /// published; its parent is ready, hence its byte valid.
+    pub(crate) fn inherit_filter(&self, b: usize) {
+        // SeqCst: pairs with the fence in `mark_filter`; after our read of the bucket
+        // count that made us initialise `b`.
+        fence(Ordering::SeqCst);
+        // Relaxed: ordered by the fence (and the parent's byte was made valid before the
+        // parent was published, which we read with Acquire).
+        let inherited = self.dir.filter(parent(b)).load(Ordering::Relaxed);
+        debug_assert!(inherited & VALID != 0, "a ready parent has a valid filter");
+        // Relaxed: the bucket's publication (a Release CAS) publishes it to the lookups
+        // that use the bucket; lookups that use the byte before then see it or an older
+        // value (not valid: they use the parent's, which was valid before).
+        self.dir.filter(b).fetch_or(inherited, Ordering::Relaxed);
+    }
+}
