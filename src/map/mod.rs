@@ -3,13 +3,17 @@
 //! - `mod.rs`: the map, its construction and maintenance;
 //! - `builder.rs`: [`HashMapBuilder`];
 //! - `guard.rs`: the guards ([`LocalGuard`], [`OwnedGuard`], the sealed [`Guard`] trait);
-//! - `pinned.rs`: the pinned handle [`HashMapRef`] and its operations;
+//! - `ops.rs`: the one implementation of every operation, under a reclamation guard;
+//! - `guarded.rs`: papaya's guard-based API (`map.get(&k, &guard)`);
+//! - `pinned.rs`: the pinned handle [`HashMapRef`] (`map.pin().get(&k)`);
 //! - `iter.rs`: the iterators;
 //! - `traits.rs`: std traits (`Debug`, `Clone`, `PartialEq`, `Extend`, ...).
 
 mod builder;
 mod guard;
+mod guarded;
 mod iter;
+mod ops;
 mod pinned;
 mod traits;
 
@@ -19,7 +23,8 @@ use std::time::Duration;
 pub use self::builder::HashMapBuilder;
 pub use self::guard::{Guard, LocalGuard, OwnedGuard};
 pub use self::iter::{Iter, Keys, Values};
-pub use self::pinned::{Compute, HashMapRef, OccupiedError, Operation};
+pub use self::ops::{Compute, OccupiedError, Operation};
+pub use self::pinned::HashMapRef;
 use crate::clock::{Clock, NEVER};
 use crate::raw::{self, Now, RawMap};
 use crate::reclaim::{self, Collector};
@@ -155,9 +160,7 @@ impl<K, V, S> HashMap<K, V, S> {
     pub fn pin(&self) -> HashMapRef<'_, K, V, S, LocalGuard<'_>> {
         HashMapRef {
             map: self,
-            guard: LocalGuard {
-                inner: self.collector.pin(),
-            },
+            guard: LocalGuard::new(&self.collector),
         }
     }
 
@@ -178,10 +181,40 @@ impl<K, V, S> HashMap<K, V, S> {
     pub fn pin_owned(&self) -> HashMapRef<'_, K, V, S, OwnedGuard<'_>> {
         HashMapRef {
             map: self,
-            guard: OwnedGuard {
-                inner: self.collector.pin_owned(),
-            },
+            guard: OwnedGuard::new(&self.collector),
         }
+    }
+
+    /// A guard for the guard-based methods (`map.get(&k, &guard)`): while it lives,
+    /// nothing it could have read is freed. Not `Send`; see [`HashMap::owned_guard`].
+    ///
+    /// # Examples
+    /// ```
+    /// let map = ttlmap::HashMap::new();
+    /// let guard = map.guard();
+    /// map.insert('A', 1, &guard);
+    /// assert_eq!(map.get(&'A', &guard), Some(&1));
+    /// ```
+    #[inline]
+    pub fn guard(&self) -> LocalGuard<'_> {
+        LocalGuard::new(&self.collector)
+    }
+
+    /// Like [`guard`](HashMap::guard), but `Send` (not `Sync`): it may be held across an
+    /// `.await` or moved to another thread. Costs an allocation.
+    ///
+    /// # Examples
+    /// ```
+    /// let map = ttlmap::HashMap::new();
+    /// let guard = map.owned_guard();
+    /// let m = &map;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(move || assert_eq!(m.insert(1, 2, &guard), None));
+    /// });
+    /// assert_eq!(map.pin().get(&1), Some(&2));
+    /// ```
+    pub fn owned_guard(&self) -> OwnedGuard<'_> {
+        OwnedGuard::new(&self.collector)
     }
 
     /// The number of entries not yet unlinked: an upper bound on the live entries, as it

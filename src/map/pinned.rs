@@ -6,9 +6,8 @@ use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use super::guard::sealed;
-use super::{Guard, HashMap, Iter, Keys, Values};
-use crate::clock::{Expiry, NEVER};
-use crate::raw::{self, Inserted, Now, OwnedCell, Policy};
+use super::{Compute, Guard, HashMap, Iter, Keys, OccupiedError, Operation, Values};
+use crate::clock::Expiry;
 use crate::reclaim;
 
 /// A pinned handle to a [`HashMap`]: every operation goes through it.
@@ -46,44 +45,6 @@ where
     }
 }
 
-/// The error of [`HashMapRef::try_insert`] when the key holds a live value.
-#[derive(Debug, PartialEq, Eq)]
-pub struct OccupiedError<'a, V: 'a> {
-    /// The value in the map.
-    pub current: &'a V,
-    /// The value that was not inserted.
-    pub not_inserted: V,
-}
-
-/// What [`HashMapRef::compute`]'s closure asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Operation<V, T> {
-    /// Insert (or replace with) this value.
-    Insert(V),
-    /// Remove the entry. Panics if the entry is absent (as papaya does).
-    Remove,
-    /// Do nothing and return this.
-    Abort(T),
-}
-
-/// The result of [`HashMapRef::compute`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Compute<'g, K, V, T> {
-    /// A new entry was inserted.
-    Inserted(&'g K, &'g V),
-    /// The entry's value was replaced.
-    Updated {
-        /// The entry before.
-        old: (&'g K, &'g V),
-        /// The entry after.
-        new: (&'g K, &'g V),
-    },
-    /// The entry was removed.
-    Removed(&'g K, &'g V),
-    /// The closure aborted with this value.
-    Aborted(T),
-}
-
 impl<'map, K, V, S, G> HashMapRef<'map, K, V, S, G>
 where
     G: Guard,
@@ -102,11 +63,6 @@ where
     #[inline]
     pub(super) fn g(&self) -> &reclaim::Guard<'_> {
         sealed::Sealed::raw_guard(&self.guard)
-    }
-
-    #[inline]
-    pub(super) fn now(&self) -> Now<'map> {
-        Now::new(&self.map.clock)
     }
 
     /// An identifier of the reclamation registration this handle is pinned with (for
@@ -154,10 +110,8 @@ where
     /// all.sort();
     /// assert_eq!(all, [(1, 10), (2, 20)]);
     /// ```
-    pub fn iter(&self) -> Iter<'_, K, V> {
-        Iter {
-            raw: self.map.raw.iter(&self.map.clock, self.g()),
-        }
+    pub fn iter(&self) -> Iter<'_, K, V, G> {
+        Iter::new(self.map.raw.iter(&self.map.clock, self.g()))
     }
 
     /// The keys of [`iter`](HashMapRef::iter).
@@ -168,7 +122,7 @@ where
     /// map.pin().insert("k", 1);
     /// assert_eq!(map.pin().keys().collect::<Vec<_>>(), [&"k"]);
     /// ```
-    pub fn keys(&self) -> Keys<'_, K, V> {
+    pub fn keys(&self) -> Keys<'_, K, V, G> {
         Keys { iter: self.iter() }
     }
 
@@ -180,7 +134,7 @@ where
     /// map.pin().insert("k", 1);
     /// assert_eq!(map.pin().values().collect::<Vec<_>>(), [&1]);
     /// ```
-    pub fn values(&self) -> Values<'_, K, V> {
+    pub fn values(&self) -> Values<'_, K, V, G> {
         Values { iter: self.iter() }
     }
 
@@ -195,7 +149,7 @@ where
     /// assert!(m.is_empty());
     /// ```
     pub fn clear(&self) {
-        self.map.raw.clear(&mut self.now(), self.g());
+        self.map.clear_in(self.g());
     }
 
     /// Keeps only the live entries for which `f` returns `true`. Expired entries are not
@@ -212,15 +166,23 @@ where
     /// m.retain(|_, v| v % 2 == 0);
     /// assert_eq!(m.len(), 5);
     /// ```
-    pub fn retain<F>(&self, mut f: F)
+    pub fn retain<F>(&self, f: F)
     where
         F: FnMut(&K, &V) -> bool,
     {
-        self.map.raw.retain_raw(
-            &mut self.now(),
-            |node, cell, live| !live || f(&node.key, &cell.value),
-            self.g(),
-        );
+        self.map.retain_in(f, self.g());
+    }
+
+    /// A hint that `additional` more entries are coming; it does nothing (see
+    /// [`HashMap::reserve`]).
+    ///
+    /// # Examples
+    /// ```
+    /// let map: ttlmap::HashMap<u8, u8> = ttlmap::HashMap::new();
+    /// map.pin().reserve(100);
+    /// ```
+    pub fn reserve(&self, additional: usize) {
+        let _ = additional;
     }
 
     /// Unlinks every entry expired at the time of the call, returning how many. Their
@@ -242,7 +204,7 @@ where
     /// assert_eq!(m.len(), 1);
     /// ```
     pub fn purge_expired(&self) -> usize {
-        self.map.raw.purge_expired(&mut self.now(), self.g())
+        self.map.purge_expired_in(self.g())
     }
 }
 
@@ -252,33 +214,6 @@ where
     S: BuildHasher,
     G: Guard,
 {
-    #[inline]
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
-        self.map.hasher.hash_one(key)
-    }
-
-    /// The live entry of `key`: its node and current cell.
-    #[inline]
-    fn lookup<Q>(&self, key: &Q, now: &mut Now<'_>) -> Option<(&raw::Node<K, V>, &raw::Cell<V>)>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.map
-            .raw
-            .get(self.hash(key), key, now, self.g())
-            .map(|(node, cell, _)| (node, cell))
-    }
-
-    /// The deadline for an entry written now with `ttl` (or none).
-    #[inline]
-    fn deadline(&self, ttl: Option<Duration>) -> u64 {
-        match ttl {
-            None => NEVER,
-            Some(ttl) => self.map.clock.deadline_after(ttl),
-        }
-    }
-
     /// The value of `key`, if present and not expired.
     ///
     /// # Examples
@@ -294,7 +229,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lookup(key, &mut self.now()).map(|(_, c)| &c.value)
+        self.map.get_key_value_in(key, self.g()).map(|(_, v)| v)
     }
 
     /// The stored key and value of `key`, if present and not expired.
@@ -311,8 +246,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lookup(key, &mut self.now())
-            .map(|(n, c)| (&n.key, &c.value))
+        self.map.get_key_value_in(key, self.g())
     }
 
     /// Whether `key` is present and not expired.
@@ -332,26 +266,6 @@ where
         self.get(key).is_some()
     }
 
-    pub(super) fn insert_deadline(
-        &self,
-        key: K,
-        value: V,
-        deadline: u64,
-        now: &mut Now<'_>,
-    ) -> Option<&V> {
-        let hash = self.hash(&key);
-        let cell = OwnedCell::new(value, deadline);
-        match self
-            .map
-            .raw
-            .insert(hash, key, cell, Policy::Replace, now, self.g())
-        {
-            Inserted::New(..) => None,
-            Inserted::Replaced { old, .. } => old.map(|c| &c.value),
-            Inserted::Occupied { .. } => unreachable!("Policy::Replace never reports Occupied"),
-        }
-    }
-
     /// Inserts `key` → `value` with the map's default TTL (none unless the builder set
     /// one), returning the previous *live* value.
     ///
@@ -364,9 +278,8 @@ where
     /// ```
     #[inline]
     pub fn insert(&self, key: K, value: V) -> Option<&V> {
-        let mut now = self.now();
-        let deadline = self.deadline(self.map.default_ttl);
-        self.insert_deadline(key, value, deadline, &mut now)
+        self.map
+            .insert_in(key, value, self.map.default_ttl, self.g())
     }
 
     /// Inserts `key` → `value` expiring after `ttl`, returning the previous live value.
@@ -385,9 +298,7 @@ where
     /// ```
     #[inline]
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Option<&V> {
-        let mut now = self.now();
-        let deadline = self.deadline(Some(ttl));
-        self.insert_deadline(key, value, deadline, &mut now)
+        self.map.insert_in(key, value, Some(ttl), self.g())
     }
 
     /// Inserts only if `key` has no live value; otherwise gives `value` back with the
@@ -402,36 +313,24 @@ where
     /// assert_eq!((err.current, err.not_inserted), (&"a", "b"));
     /// ```
     pub fn try_insert(&self, key: K, value: V) -> Result<&V, OccupiedError<'_, V>> {
-        let mut now = self.now();
-        let deadline = self.deadline(self.map.default_ttl);
-        match self.insert_if_vacant(key, OwnedCell::new(value, deadline), &mut now) {
-            Ok(v) => Ok(v),
-            Err((current, _key, cell)) => Err(OccupiedError {
-                current,
-                not_inserted: cell.into_value(),
-            }),
-        }
+        self.map.try_insert_in(key, value, self.g())
     }
 
-    /// Inserts `cell` if `key` has no live value; else the current value and ours back.
-    #[allow(clippy::type_complexity)]
-    fn insert_if_vacant(
-        &self,
-        key: K,
-        cell: OwnedCell<V>,
-        now: &mut Now<'_>,
-    ) -> Result<&V, (&V, K, OwnedCell<V>)> {
-        let hash = self.hash(&key);
-        match self
-            .map
-            .raw
-            .insert(hash, key, cell, Policy::IfVacant, now, self.g())
-        {
-            Inserted::New(_, c) | Inserted::Replaced { new: c, .. } => Ok(&c.value),
-            Inserted::Occupied {
-                current, key, cell, ..
-            } => Err((&current.value, key, cell)),
-        }
+    /// Inserts `f()` only if `key` has no live value: `Ok(inserted)`, or `Err(current)`
+    /// without running `f`.
+    ///
+    /// # Examples
+    /// ```
+    /// let map = ttlmap::HashMap::new();
+    /// let m = map.pin();
+    /// assert_eq!(m.try_insert_with(1, || "a"), Ok(&"a"));
+    /// assert_eq!(m.try_insert_with(1, || unreachable!()), Err(&"a"));
+    /// ```
+    pub fn try_insert_with<F>(&self, key: K, f: F) -> Result<&V, &V>
+    where
+        F: FnOnce() -> V,
+    {
+        self.map.try_insert_with_in(key, f, self.g())
     }
 
     /// The live value of `key`, inserting `value` if there is none. Of racing callers
@@ -465,14 +364,7 @@ where
     where
         F: FnOnce() -> V,
     {
-        let mut now = self.now();
-        if let Some((_, c)) = self.lookup(&key, &mut now) {
-            return &c.value;
-        }
-        let deadline = self.deadline(self.map.default_ttl);
-        match self.insert_if_vacant(key, OwnedCell::new(f(), deadline), &mut now) {
-            Ok(v) | Err((v, _, _)) => v,
-        }
+        self.map.get_or_insert_with_in(key, f, self.g())
     }
 
     /// Replaces the live value of `key` with `f(&old)`, atomically: concurrent updates
@@ -487,26 +379,11 @@ where
     /// assert_eq!(m.update("hits", |v| v + 1), Some(&2));
     /// assert_eq!(m.update("misses", |v| v + 1), None);
     /// ```
-    pub fn update<F>(&self, key: K, f: F) -> Option<&V>
+    pub fn update<F>(&self, key: K, update: F) -> Option<&V>
     where
         F: Fn(&V) -> V,
     {
-        let mut now = self.now();
-        self.update_live(&key, &f, &mut now)
-    }
-
-    /// One atomic `update` of the live value of `key`, or `None` if there is none.
-    fn update_live<F>(&self, key: &K, f: &F, now: &mut Now<'_>) -> Option<&V>
-    where
-        F: Fn(&V) -> V,
-    {
-        loop {
-            let (node, cell) = self.lookup(key, now)?;
-            let value = f(&cell.value);
-            if let Ok(new) = self.map.raw.replace_value(node, cell, value, now, self.g()) {
-                return Some(&new.value);
-            }
-        }
+        self.map.update_in(key, update, self.g())
     }
 
     /// Updates the live value of `key` with `update`, or inserts `value` if there is
@@ -541,30 +418,7 @@ where
         F: FnOnce() -> V,
         U: Fn(&V) -> V,
     {
-        let mut now = self.now();
-        let mut key = key;
-        let mut init = Some(f);
-        let mut cell: Option<OwnedCell<V>> = None;
-        loop {
-            if let Some(v) = self.update_live(&key, &update, &mut now) {
-                return v;
-            }
-            let c = match cell.take() {
-                Some(c) => c,
-                None => {
-                    let f = init.take().expect("the initialiser runs once");
-                    let deadline = self.deadline(self.map.default_ttl);
-                    OwnedCell::new(f(), deadline)
-                }
-            };
-            match self.insert_if_vacant(key, c, &mut now) {
-                Ok(v) => return v,
-                Err((_, k, c)) => {
-                    key = k;
-                    cell = Some(c);
-                }
-            }
-        }
+        self.map.update_or_insert_with_in(key, update, f, self.g())
     }
 
     /// A general atomic read-modify-write, as papaya's: `f` sees the live entry (or
@@ -588,50 +442,11 @@ where
     /// assert_eq!(m.compute('a', bump), Compute::Updated { old: (&'a', &1), new: (&'a', &2) });
     /// assert_eq!(m.compute('a', bump), Compute::Removed(&'a', &2));
     /// ```
-    pub fn compute<'g, F, T>(&'g self, key: K, mut f: F) -> Compute<'g, K, V, T>
+    pub fn compute<'g, F, T>(&'g self, key: K, compute: F) -> Compute<'g, K, V, T>
     where
         F: FnMut(Option<(&'g K, &'g V)>) -> Operation<V, T>,
     {
-        let mut now = self.now();
-        let hash = self.hash(&key);
-        let raw = &self.map.raw;
-        let mut key = key;
-        loop {
-            match self.lookup(&key, &mut now) {
-                Some((node, cell)) => match f(Some((&node.key, &cell.value))) {
-                    Operation::Insert(v) => {
-                        if let Ok(new) = raw.replace_value(node, cell, v, &mut now, self.g()) {
-                            return Compute::Updated {
-                                old: (&node.key, &cell.value),
-                                new: (&node.key, &new.value),
-                            };
-                        }
-                    }
-                    Operation::Remove => {
-                        if raw.remove_cell(node, cell, |d| now.live(d), self.g()) {
-                            raw.sweep_step(&mut now, self.g());
-                            return Compute::Removed(&node.key, &cell.value);
-                        }
-                    }
-                    Operation::Abort(t) => return Compute::Aborted(t),
-                },
-                None => match f(None) {
-                    Operation::Insert(v) => {
-                        let deadline = self.deadline(self.map.default_ttl);
-                        let cell = OwnedCell::new(v, deadline);
-                        match raw.insert(hash, key, cell, Policy::IfVacant, &mut now, self.g()) {
-                            Inserted::New(n, c)
-                            | Inserted::Replaced {
-                                node: n, new: c, ..
-                            } => return Compute::Inserted(&n.key, &c.value),
-                            Inserted::Occupied { key: k, .. } => key = k,
-                        }
-                    }
-                    Operation::Remove => panic!("Cannot remove `None` entry."),
-                    Operation::Abort(t) => return Compute::Aborted(t),
-                },
-            }
-        }
+        self.map.compute_in(key, compute, self.g())
     }
 
     /// Removes `key`, returning its live value (an expired entry counts as absent).
@@ -664,10 +479,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        match self.remove_if(key, |_, _| true) {
-            Ok(removed) => removed,
-            Err(_) => unreachable!("the predicate always agrees"),
-        }
+        self.map.remove_entry_in(key, self.g())
     }
 
     /// Removes `key` if `f` approves its live entry: `Ok(Some(entry))` if removed,
@@ -683,29 +495,13 @@ where
     /// assert_eq!(m.remove_if(&1, |_, _| true), Ok(None));
     /// ```
     #[allow(clippy::type_complexity)]
-    pub fn remove_if<Q, F>(&self, key: &Q, mut f: F) -> Result<Option<(&K, &V)>, (&K, &V)>
+    pub fn remove_if<Q, F>(&self, key: &Q, should_remove: F) -> Result<Option<(&K, &V)>, (&K, &V)>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
         F: FnMut(&K, &V) -> bool,
     {
-        let mut now = self.now();
-        loop {
-            let Some((node, cell)) = self.lookup(key, &mut now) else {
-                return Ok(None);
-            };
-            if !f(&node.key, &cell.value) {
-                return Err((&node.key, &cell.value));
-            }
-            if self
-                .map
-                .raw
-                .remove_cell(node, cell, |d| now.live(d), self.g())
-            {
-                self.map.raw.sweep_step(&mut now, self.g());
-                return Ok(Some((&node.key, &cell.value)));
-            }
-        }
+        self.map.remove_if_in(key, should_remove, self.g())
     }
 
     /// The remaining lifetime of `key`: `None` if absent or expired.
@@ -729,16 +525,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        // One reading of the precise clock decides liveness and the time left, so `ttl`
-        // never reports more than the TTL that was set (the coarse clock lags), and
-        // never `In(0)` for an entry it calls live. (It may call an entry expired up to
-        // the coarse clock's lag before `get` stops returning it.)
-        let mut now = Now::precise(&self.map.clock);
-        let (_, _, d) = self.map.raw.get(self.hash(key), key, &mut now, self.g())?;
-        Some(match d {
-            NEVER => Expiry::Never,
-            d => Expiry::In(Duration::from_nanos(d - now.get())),
-        })
+        self.map.ttl_in(key, self.g())
     }
 
     /// Sets the TTL of the live entry `key` to `ttl` from now; `false` if absent or
@@ -759,11 +546,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut now = self.now();
-        let deadline = self.deadline(Some(ttl));
-        self.map
-            .raw
-            .set_deadline(self.hash(key), key, deadline, &mut now, self.g())
+        self.map.set_ttl_in(key, Some(ttl), self.g())
     }
 
     /// Removes the deadline of the live entry `key`; `false` if absent or expired.
@@ -782,18 +565,15 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut now = self.now();
-        self.map
-            .raw
-            .set_deadline(self.hash(key), key, NEVER, &mut now, self.g())
+        self.map.set_ttl_in(key, None, self.g())
     }
 }
 
 impl<'a, K, V, S, G: Guard> IntoIterator for &'a HashMapRef<'_, K, V, S, G> {
     type Item = (&'a K, &'a V);
-    type IntoIter = Iter<'a, K, V>;
+    type IntoIter = Iter<'a, K, V, G>;
 
-    fn into_iter(self) -> Iter<'a, K, V> {
+    fn into_iter(self) -> Iter<'a, K, V, G> {
         self.iter()
     }
 }

@@ -55,11 +55,12 @@ where
         }
         .build();
         {
-            let (src, dst) = (self.pin(), other.pin());
-            let mut now = dst.now();
-            for (k, cell, deadline) in self.raw.iter(&self.clock, src.g()) {
+            let (src, dst) = (self.guard(), other.guard());
+            let (src, dst) = (self.verify(&src), other.verify(&dst));
+            let mut now = other.now();
+            for (k, cell, deadline) in self.raw.iter(&self.clock, src) {
                 let (key, value) = (k.clone(), cell.value.clone());
-                dst.insert_deadline(key, value, deadline, &mut now);
+                other.insert_deadline_in(key, value, deadline, &mut now, dst);
             }
         }
         other
