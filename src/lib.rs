@@ -134,8 +134,8 @@ mod sync;
 pub use crate::clock::{Clock, Expiry, ManualClock};
 pub use crate::janitor::Janitor;
 pub use crate::map::{
-    Compute, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
-    LocalGuard, OccupiedError, Operation, OwnedGuard, Values,
+    Compute, Cursor, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
+    LocalGuard, OccupiedError, Operation, OwnedGuard, Scan, ScanPage, Values,
 };
 
 /// The README's examples are compiled and run as doc tests.

@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use super::guard::Lengthen;
-use super::{Compute, Guard, HashMap, Iter, Keys, OccupiedError, Operation, Values};
+use super::{Compute, Cursor, Guard, HashMap, Iter, Keys, OccupiedError, Operation, Scan, Values};
 use crate::clock::Expiry;
 
 impl<K, V, S> HashMap<K, V, S>
@@ -534,6 +534,29 @@ impl<K, V, S> HashMap<K, V, S> {
         // map; the map's table and clock live as long as its guards (`Lengthen`).
         let (raw, clock) = unsafe { (&self.raw, &self.clock).lengthen() };
         Iter::new(raw.iter(clock, g))
+    }
+
+    /// A resumable scan from `cursor`; see
+    /// [`HashMapRef::iter_from`](super::HashMapRef::iter_from).
+    ///
+    /// # Examples
+    /// ```
+    /// use ttlmap::Cursor;
+    /// let map = ttlmap::HashMap::from([(1, 'a'), (2, 'b')]);
+    /// let guard = map.guard();
+    /// let mut scan = map.iter_from(Cursor::START, &guard);
+    /// let first = scan.next().unwrap();
+    /// let rest: Vec<_> = map.iter_from(scan.cursor(), &guard).collect();
+    /// assert_eq!(rest.len(), 1);
+    /// assert_ne!(rest[0], first);
+    /// ```
+    #[inline]
+    pub fn iter_from<'g, G: Guard>(&self, cursor: Cursor, guard: &'g G) -> Scan<'g, K, V, G> {
+        let g = self.verify(guard);
+        // SAFETY: the scan reads entries under `g`, which `verify` accepted for this
+        // map; the map's table and clock live as long as its guards (`Lengthen`).
+        let (raw, clock) = unsafe { (&self.raw, &self.clock).lengthen() };
+        Scan::new(raw.scan_from(cursor.into_raw(), g), clock, cursor)
     }
 
     /// The keys of [`iter`](HashMap::iter).

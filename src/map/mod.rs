@@ -7,6 +7,7 @@
 //! - `guarded.rs`: papaya's guard-based API (`map.get(&k, &guard)`);
 //! - `pinned.rs`: the pinned handle [`HashMapRef`] (`map.pin().get(&k)`);
 //! - `iter.rs`: the iterators;
+//! - `scan.rs`: the resumable scan ([`Cursor`], [`Scan`]);
 //! - `traits.rs`: std traits (`Debug`, `Clone`, `PartialEq`, `Extend`, ...).
 
 mod builder;
@@ -15,6 +16,7 @@ mod guarded;
 mod iter;
 mod ops;
 mod pinned;
+mod scan;
 mod traits;
 
 use std::marker::PhantomData;
@@ -25,6 +27,7 @@ pub use self::guard::{Guard, LocalGuard, OwnedGuard};
 pub use self::iter::{Iter, Keys, Values};
 pub use self::ops::{Compute, OccupiedError, Operation};
 pub use self::pinned::HashMapRef;
+pub use self::scan::{Cursor, Scan, ScanPage};
 use crate::clock::{Clock, NEVER};
 use crate::raw::{self, Now, RawMap};
 use crate::reclaim::{self, Collector};

@@ -10,7 +10,7 @@ use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
-use super::HashMap;
+use super::{Cursor, HashMap, Scan};
 use crate::clock::{Expiry, NEVER};
 use crate::raw::{self, Inserted, Now, OwnedCell, Policy};
 use crate::reclaim::Guard as RawGuard;
@@ -108,6 +108,18 @@ impl<K, V, S> HashMap<K, V, S> {
             |node, cell, live| !live || f(&node.key, &cell.value),
             g,
         );
+    }
+
+    pub(crate) fn scan_in<'g, G>(
+        &'g self,
+        cursor: Cursor,
+        g: &'g RawGuard<'_>,
+    ) -> Scan<'g, K, V, G> {
+        Scan::new(
+            self.raw.scan_from(cursor.into_raw(), g),
+            &self.clock,
+            cursor,
+        )
     }
 
     pub(crate) fn purge_expired_in(&self, g: &RawGuard<'_>) -> usize {

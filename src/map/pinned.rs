@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use super::guard::sealed;
-use super::{Compute, Guard, HashMap, Iter, Keys, OccupiedError, Operation, Values};
+use super::{Compute, Cursor, Guard, HashMap, Iter, Keys, OccupiedError, Operation, Scan, Values};
 use crate::clock::Expiry;
 use crate::reclaim;
 
@@ -112,6 +112,33 @@ where
     /// ```
     pub fn iter(&self) -> Iter<'_, K, V, G> {
         Iter::new(self.map.raw.iter(&self.map.clock, self.g()))
+    }
+
+    /// A resumable scan over the live entries, from `cursor` ([`Cursor::START`] for the
+    /// beginning) on, in split order: [`Scan::cursor`] at any point tells where to
+    /// resume, in this handle or a later one, even after the map grew or shrank. An
+    /// entry live from the first call to the last is yielded exactly once across
+    /// resumptions taken between runs of equal split-order keys (see [`Scan::page`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use ttlmap::Cursor;
+    /// let map: ttlmap::HashMap<u32, u32> = (0..10).map(|i| (i, i)).collect();
+    /// let (mut cursor, mut seen) = (Cursor::START, Vec::new());
+    /// while cursor != Cursor::END {
+    ///     let m = map.pin();
+    ///     let mut scan = m.iter_from(cursor);
+    ///     seen.extend(scan.page(3).map(|(k, _)| *k));
+    ///     cursor = scan.cursor();
+    ///     drop(m);
+    ///     map.pin().insert(100 + seen.len() as u32, 0); // the map changes in between
+    /// }
+    /// seen.retain(|k| *k < 100);
+    /// seen.sort();
+    /// assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    /// ```
+    pub fn iter_from(&self, cursor: Cursor) -> Scan<'_, K, V, G> {
+        self.map.scan_in(cursor, self.g())
     }
 
     /// The keys of [`iter`](HashMapRef::iter).
