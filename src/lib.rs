@@ -129,6 +129,7 @@ mod janitor;
 mod map;
 mod raw;
 mod reclaim;
+mod set;
 mod sync;
 
 pub use crate::clock::{Clock, Expiry, ManualClock};
@@ -137,6 +138,7 @@ pub use crate::map::{
     Compute, Cursor, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
     LocalGuard, OccupiedError, Operation, OwnedGuard, Scan, ScanPage, Values,
 };
+pub use crate::set::{HashSet, HashSetBuilder, HashSetRef, SetIter, SetScan};
 
 /// The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]

@@ -518,3 +518,151 @@ fn std_traits() {
     assert_eq!(copy.len(), 3);
     assert_ne!(map, copy);
 }
+
+// ----- HashSet ----------------------------------------------------------------------
+
+use papaya::{HashSet, HashSetRef};
+
+/// Construction of sets, as papaya's docs show it.
+#[test]
+fn set_construction() {
+    let a: HashSet<&str> = HashSet::new();
+    let b: HashSet<&str> = HashSet::with_capacity(10);
+    let c = HashSet::with_hasher(std::hash::RandomState::new());
+    c.pin().insert(1);
+    let d = HashSet::with_capacity_and_hasher(10, std::hash::RandomState::new());
+    d.pin().insert(1);
+    let e: HashSet<i32> = HashSet::builder()
+        .capacity(2048)
+        .hasher(papaya::DefaultHashBuilder::default())
+        .build();
+    let f: HashSet<i32, std::hash::RandomState> = HashSet::default();
+    assert!(a.is_empty() && b.is_empty() && e.is_empty() && f.is_empty());
+    assert_eq!(c, d);
+    let g = HashSet::from(["a", "b", "c"]);
+    let h: HashSet<i32> = (0..8).collect();
+    assert_eq!((g.len(), h.len()), (3, 8));
+}
+
+/// Every pinned operation of papaya's `HashSetRef`.
+#[test]
+fn set_pinned_operations() {
+    let set = HashSet::new();
+    let s: HashSetRef<'_, i32, _, LocalGuard<'_>> = set.pin();
+    assert!(std::ptr::eq(s.set(), &set));
+    assert!(s.insert(37));
+    assert!(!s.insert(37));
+    assert!(s.contains(&37));
+    assert_eq!(s.get(&37), Some(&37));
+    assert_eq!(s.get(&38), None);
+    assert!(s.insert(1) && s.insert(2));
+    assert_eq!(s.len(), 3);
+    assert!(!s.is_empty());
+    assert!(s.remove(&1));
+    assert!(!s.remove(&1));
+    s.reserve(10);
+    let mut all: Vec<_> = s.iter().copied().collect();
+    all.sort();
+    assert_eq!(all, [2, 37]);
+    assert_eq!((&s).into_iter().count(), 2);
+    s.retain(|k| *k == 2);
+    assert_eq!(format!("{s:?}"), "{2}");
+    s.clear();
+    assert!(s.is_empty());
+}
+
+/// Every guard-taking method of papaya's `HashSet`.
+#[test]
+fn set_guard_operations() {
+    let set = HashSet::new();
+    let guard = set.guard();
+    assert!(set.insert('a', &guard));
+    assert!(!set.insert('a', &guard));
+    assert!(set.contains(&'a', &guard));
+    assert_eq!(set.get(&'a', &guard), Some(&'a'));
+    assert!(set.insert('b', &guard));
+    assert!(set.remove(&'b', &guard));
+    set.reserve(5, &guard);
+    assert_eq!(set.iter(&guard).collect::<Vec<_>>(), [&'a']);
+    set.retain(|_| true, &guard);
+    assert_eq!(set.len(), 1);
+    set.clear(&guard);
+    assert!(set.is_empty());
+    let owned = set.owned_guard();
+    assert!(set.insert('c', &owned));
+    assert_eq!(set.pin_owned().len(), 1);
+}
+
+/// std traits of sets: `Debug`, `PartialEq`, `Clone`, `Extend` (owned and by reference).
+#[test]
+fn set_std_traits() {
+    let set = HashSet::from([1]);
+    assert_eq!(format!("{set:?}"), "{1}");
+    let copy = set.clone();
+    assert_eq!(set, copy);
+    let mut target = &copy;
+    target.extend([2]);
+    target.extend([&3]);
+    assert_eq!(copy.len(), 3);
+    assert_ne!(set, copy);
+}
+
+/// A set's guard belongs to the set: another set's (or map's) guard is refused.
+#[test]
+#[should_panic(expected = "a guard was used with a map other than the one that made it")]
+fn set_foreign_guard_panics() {
+    let (a, b) = (HashSet::<u8>::new(), HashSet::<u8>::new());
+    b.contains(&1, &a.guard());
+}
+
+// ----- beyond papaya: members that expire ------------------------------------------
+
+/// A dedup window: a set whose members expire, through handles and guards.
+#[test]
+fn set_members_expire() {
+    use papaya::{Expiry, ManualClock};
+    use std::time::Duration;
+    let clock = ManualClock::new();
+    let seen = HashSet::builder()
+        .default_ttl(Duration::from_secs(10))
+        .clock(clock.clone())
+        .build();
+    let s = seen.pin();
+    assert!(s.insert("msg-1"));
+    assert!(s.insert_with_ttl("msg-2", Duration::from_secs(2)));
+    assert!(s.insert_with_ttl("msg-3", Duration::from_secs(2)));
+    assert_eq!(s.ttl("msg-1"), Some(Expiry::In(Duration::from_secs(10))));
+    assert!(s.persist("msg-3"));
+    clock.advance(Duration::from_secs(2));
+    assert!(!s.contains("msg-2"), "expired member still present");
+    assert!(
+        s.insert_with_ttl("msg-2", Duration::from_secs(2)),
+        "an expired member counts as absent"
+    );
+    assert!(s.contains("msg-3"));
+    assert!(s.set_ttl("msg-3", Duration::from_secs(1)));
+    assert_eq!(s.ttl("msg-3"), Some(Expiry::In(Duration::from_secs(1))));
+    assert!(!s.set_ttl("absent", Duration::from_secs(1)));
+    clock.advance(Duration::from_secs(8));
+    let mut live: Vec<_> = s.iter().copied().collect();
+    live.sort();
+    assert_eq!(live, Vec::<&str>::new(), "iteration shows expired members");
+    assert!(s.purge_expired() <= 3);
+    drop(s);
+
+    let guard = seen.guard();
+    assert!(seen.insert_with_ttl("k", Duration::from_secs(1), &guard));
+    assert!(seen.insert("d", &guard));
+    assert_eq!(
+        seen.ttl(&"d", &guard),
+        Some(Expiry::In(Duration::from_secs(10)))
+    );
+    assert!(seen.persist(&"d", &guard));
+    assert!(seen.set_ttl(&"k", Duration::from_secs(3), &guard));
+    clock.advance(Duration::from_secs(3));
+    assert!(!seen.contains(&"k", &guard));
+    assert!(seen.contains(&"d", &guard));
+    drop(guard);
+    assert!(seen.purge_expired() <= 1);
+    assert_eq!(seen.len(), 1);
+}

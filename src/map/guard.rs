@@ -73,7 +73,7 @@ pub struct OwnedGuard<'map> {
 
 impl<'map> LocalGuard<'map> {
     #[inline]
-    pub(super) fn new(collector: &'map Collector) -> LocalGuard<'map> {
+    pub(crate) fn new(collector: &'map Collector) -> LocalGuard<'map> {
         LocalGuard {
             inner: ManuallyDrop::new(collector.pin()),
             collector,
@@ -82,7 +82,7 @@ impl<'map> LocalGuard<'map> {
 }
 
 impl<'map> OwnedGuard<'map> {
-    pub(super) fn new(collector: &'map Collector) -> OwnedGuard<'map> {
+    pub(crate) fn new(collector: &'map Collector) -> OwnedGuard<'map> {
         OwnedGuard {
             inner: ManuallyDrop::new(collector.pin_owned()),
             collector,

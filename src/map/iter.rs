@@ -16,7 +16,7 @@ pub struct Iter<'g, K, V, G = LocalGuard<'g>> {
 
 impl<'g, K, V, G> Iter<'g, K, V, G> {
     #[inline]
-    pub(super) fn new(raw: raw::Iter<'g, K, V>) -> Iter<'g, K, V, G> {
+    pub(crate) fn new(raw: raw::Iter<'g, K, V>) -> Iter<'g, K, V, G> {
         Iter {
             raw,
             _guard: PhantomData,

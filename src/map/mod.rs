@@ -23,6 +23,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 pub use self::builder::HashMapBuilder;
+pub(crate) use self::guard::sealed;
 pub use self::guard::{Guard, LocalGuard, OwnedGuard};
 pub use self::iter::{Iter, Keys, Values};
 pub use self::ops::{Compute, OccupiedError, Operation};
