@@ -129,6 +129,8 @@ mod janitor;
 mod map;
 mod raw;
 mod reclaim;
+#[cfg(feature = "serde")]
+pub mod serde;
 mod set;
 mod sync;
 

@@ -1038,3 +1038,24 @@ where
         members.into_iter().collect()
     }
 }
+
+#[cfg(feature = "serde")]
+impl<K, S> HashSet<K, S> {
+    /// The map underneath (for `serde.rs`).
+    pub(crate) fn as_map(&self) -> &HashMap<K, (), S> {
+        &self.map
+    }
+
+    /// A set over `map` (for `serde.rs`).
+    pub(crate) fn from_map(map: HashMap<K, (), S>) -> HashSet<K, S> {
+        HashSet { map }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<K, S> HashSetBuilder<K, S> {
+    /// The map builder underneath (for `serde.rs`).
+    pub(crate) fn into_map(self) -> HashMapBuilder<K, (), S> {
+        self.map
+    }
+}

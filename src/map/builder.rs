@@ -21,7 +21,7 @@ use crate::reclaim::Collector;
 /// map.pin().insert(1, "expires in a minute".into());
 /// ```
 pub struct HashMapBuilder<K, V, S = DefaultHashBuilder> {
-    pub(super) capacity: usize,
+    pub(crate) capacity: usize,
     pub(super) hasher: S,
     pub(super) default_ttl: Option<Duration>,
     pub(super) clock: Clock,
