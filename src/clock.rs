@@ -13,7 +13,8 @@
 //! never runs ahead of it: an entry is never reported expired before its TTL has really
 //! elapsed, and is reported expired once the coarse clock catches up, normally within
 //! one granularity step (later only if the kernel's tick is delayed). Elsewhere both
-//! readings come from [`std::time::Instant`].
+//! readings come from [`std::time::Instant`]. A [`ManualClock`] and a user clock
+//! ([`Clock::from_fn`]) have one reading, which serves as both.
 
 use std::fmt;
 use std::sync::Arc;
@@ -44,7 +45,8 @@ pub enum Expiry {
 /// The time source of a map.
 ///
 /// `Clock::system()` (the default) reads the operating system's coarse monotonic clock;
-/// [`ManualClock`] is advanced by hand, for deterministic tests.
+/// [`ManualClock`] is advanced by hand, for deterministic tests; [`Clock::from_fn`] reads
+/// any monotonic source (a simulation, tokio's paused time).
 ///
 /// # Examples
 /// ```
@@ -66,6 +68,7 @@ pub struct Clock {
 enum ClockKind {
     System { granularity: u64 },
     Manual(ManualClock),
+    Fn(Arc<dyn Fn() -> Duration + Send + Sync>),
 }
 
 impl Clock {
@@ -84,6 +87,42 @@ impl Clock {
         }
     }
 
+    /// A clock that reads `now()`: the time elapsed on any monotonic time line of your
+    /// choice (a simulation's, tokio's paused time, a clock shared with other
+    /// components), from any origin. Both the time deadlines are computed from and the
+    /// time expiry is decided against are `now()`, so expiry is exact: an entry written
+    /// with TTL `t` at reading `r` expires at the first reading `≥ r + t`.
+    ///
+    /// `now` must never go backwards (an entry could otherwise come back to life until
+    /// the clock passes its deadline again); it is called at most once per operation,
+    /// from any thread, and only by operations that meet a deadline. Readings beyond
+    /// about 292 years saturate.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// // A simulation's clock, in milliseconds.
+    /// let sim_ms = Arc::new(AtomicU64::new(0));
+    /// let reading = sim_ms.clone();
+    /// let clock = ttlmap::Clock::from_fn(move || {
+    ///     Duration::from_millis(reading.load(Ordering::SeqCst))
+    /// });
+    /// let map = ttlmap::HashMap::builder().clock(clock).build();
+    /// map.pin().insert_with_ttl("job", 1, Duration::from_millis(500));
+    /// sim_ms.store(499, Ordering::SeqCst);
+    /// assert_eq!(map.pin().get("job"), Some(&1));
+    /// sim_ms.store(500, Ordering::SeqCst);
+    /// assert_eq!(map.pin().get("job"), None);
+    /// ```
+    pub fn from_fn(now: impl Fn() -> Duration + Send + Sync + 'static) -> Clock {
+        Clock {
+            inner: ClockKind::Fn(Arc::new(now)),
+        }
+    }
+
     /// The step in which the clock that expiry is decided against advances: an entry is
     /// reported expired within about one step after its deadline, never before.
     ///
@@ -95,7 +134,7 @@ impl Clock {
     pub fn granularity(&self) -> Duration {
         match &self.inner {
             ClockKind::System { granularity } => Duration::from_nanos(*granularity),
-            ClockKind::Manual(_) => Duration::ZERO,
+            ClockKind::Manual(_) | ClockKind::Fn(_) => Duration::ZERO,
         }
     }
 
@@ -106,6 +145,7 @@ impl Clock {
         match &self.inner {
             ClockKind::System { .. } => system::coarse_nanos(),
             ClockKind::Manual(m) => m.now_nanos(),
+            ClockKind::Fn(f) => fn_nanos(f()),
         }
     }
 
@@ -115,6 +155,7 @@ impl Clock {
         match &self.inner {
             ClockKind::System { .. } => system::precise_nanos(),
             ClockKind::Manual(m) => m.now_nanos(),
+            ClockKind::Fn(f) => fn_nanos(f()),
         }
     }
 
@@ -137,6 +178,17 @@ impl Clock {
     }
 }
 
+/// The ticks of a user clock's reading: shifted by [`MIN_DEADLINE`] as `ManualClock`'s
+/// are (so that a TTL set at reading zero is a real deadline), and kept below [`NEVER`]
+/// (so that `now < NEVER` always holds and a saturated deadline is still "never").
+#[inline]
+fn fn_nanos(reading: Duration) -> u64 {
+    u64::try_from(reading.as_nanos())
+        .unwrap_or(u64::MAX)
+        .saturating_add(MIN_DEADLINE)
+        .min(NEVER - 1)
+}
+
 impl Default for Clock {
     fn default() -> Clock {
         Clock::system()
@@ -151,6 +203,7 @@ impl fmt::Debug for Clock {
                 .field("granularity_ns", granularity)
                 .finish(),
             ClockKind::Manual(m) => f.debug_tuple("Clock::Manual").field(m).finish(),
+            ClockKind::Fn(_) => f.write_str("Clock::Fn"),
         }
     }
 }

@@ -129,14 +129,18 @@ mod janitor;
 mod map;
 mod raw;
 mod reclaim;
+#[cfg(feature = "serde")]
+pub mod serde;
+mod set;
 mod sync;
 
 pub use crate::clock::{Clock, Expiry, ManualClock};
 pub use crate::janitor::Janitor;
 pub use crate::map::{
-    Compute, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
-    LocalGuard, OccupiedError, Operation, OwnedGuard, Values,
+    Compute, Cursor, DefaultHashBuilder, Guard, HashMap, HashMapBuilder, HashMapRef, Iter, Keys,
+    LocalGuard, OccupiedError, Operation, OwnedGuard, Scan, ScanPage, Values,
 };
+pub use crate::set::{HashSet, HashSetBuilder, HashSetRef, SetIter, SetScan};
 
 /// The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]

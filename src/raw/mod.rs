@@ -91,6 +91,7 @@ use self::node::{
     to_sentinel, untagged, Link, OWNS_FIRST, SENT,
 };
 pub(crate) use self::retire::free_batch;
+pub(crate) use self::walk::ScanFrom;
 use self::walk::Walk;
 use crate::clock::Clock;
 use crate::reclaim::RawGuard;

@@ -94,3 +94,76 @@ impl<'g, K, V> Iterator for Walk<'g, K, V> {
         }
     }
 }
+
+/// Every entry node whose split-order key is greater than `after`, in list order (which
+/// is split order): the walk of a resumable scan (`map/scan.rs`).
+///
+/// Entries never move in the list and their keys never change, so "the entries with a
+/// key greater than `after`" is a fixed part of the list, whatever the bucket count or
+/// directory (growth, `shrink_to_fit`) is when the walk starts. The walk starts at the
+/// sentinel of the bucket whose interval holds `after + 1` (or its nearest ready
+/// ancestor: every ancestor's key is smaller), skips the entries up to `after`, and then
+/// follows the list to its end through every later bucket. As for [`Walk`], an entry
+/// that is in the list for the whole walk is yielded once, and the keys it yields never
+/// decrease (every `next`, marked or not, leads to a key at least as large).
+pub(crate) struct ScanFrom<'g, K, V> {
+    /// The raw `next` value to follow; null once the walk is over.
+    cur: *mut Link,
+    /// Only entries with a larger split-order key are yielded.
+    after: u64,
+    _marker: PhantomData<&'g Node<K, V>>,
+}
+
+impl<K, V> RawMap<K, V> {
+    /// A walk over the entry nodes with split-order keys greater than `after`; the guard
+    /// keeps each yielded node alive. Never writes (a bucket without a sentinel yet is
+    /// entered from its nearest ready ancestor).
+    pub(crate) fn scan_from<'g, G: RawGuard>(
+        &'g self,
+        after: u64,
+        _guard: &'g G,
+    ) -> ScanFrom<'g, K, V> {
+        let cur = match after.checked_add(1) {
+            // No key is greater than the largest one.
+            None => std::ptr::null_mut(),
+            Some(first) => {
+                // Relaxed: any bucket count's intervals cover every key; see `walk`.
+                let size = self.size.load(Ordering::Relaxed);
+                // The bucket whose interval holds `first`: its index is the key's top bits,
+                // reversed (as `so_entry` reverses a hash).
+                let b = (first.reverse_bits() as usize) & (size - 1);
+                let start = self.start_at(b, size);
+                debug_assert!(start.link.so() <= first);
+                // Acquire: pairs with the Release CAS that linked the successor (`find`).
+                start.link.next.load(Ordering::Acquire)
+            }
+        };
+        ScanFrom {
+            cur,
+            after,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<'g, K, V> Iterator for ScanFrom<'g, K, V> {
+    type Item = &'g Node<K, V>;
+
+    fn next(&mut self) -> Option<&'g Node<K, V>> {
+        loop {
+            let p = untagged(self.cur);
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: loaded under the walk's guard from an element reachable during the
+            // walk; elements are freed only after every such guard is gone.
+            let link = unsafe { &*p };
+            // Acquire: as in `scan_from`. A marked `next` still leads forward (it is frozen).
+            self.cur = link.next.load(Ordering::Acquire);
+            if link.is_entry() && link.so() > self.after {
+                // SAFETY: an entry's link starts a live `Node`.
+                return Some(unsafe { Node::from_link(p) });
+            }
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! The one implementation of every map operation.
+//!
+//! Each operation is a method of [`HashMap`] taking the reclamation guard it runs under
+//! (`g`); references it returns live as long as that borrow. The pinned handle
+//! ([`HashMapRef`](super::HashMapRef), whose guard is its own map's by construction)
+//! and the guard-based methods (`map.get(&k, &guard)`, after [`HashMap::verify`]) both
+//! call these, so the two APIs cannot drift apart.
+
+use std::borrow::Borrow;
+use std::hash::{BuildHasher, Hash};
+use std::time::Duration;
+
+use super::{Cursor, HashMap, Scan};
+use crate::clock::{Expiry, NEVER};
+use crate::raw::{self, Inserted, Now, OwnedCell, Policy};
+use crate::reclaim::Guard as RawGuard;
+
+/// The error of [`try_insert`](super::HashMapRef::try_insert) when the key holds a live
+/// value: the value in the map and the one given back.
+///
+/// # Examples
+/// ```
+/// let map = ttlmap::HashMap::new();
+/// let m = map.pin();
+/// m.insert(1, "a");
+/// let ttlmap::OccupiedError { current, not_inserted } = m.try_insert(1, "b").unwrap_err();
+/// assert_eq!((current, not_inserted), (&"a", "b"));
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct OccupiedError<'a, V: 'a> {
+    /// The value in the map.
+    pub current: &'a V,
+    /// The value that was not inserted.
+    pub not_inserted: V,
+}
+
+/// What the closure of [`compute`](super::HashMapRef::compute) asks for.
+///
+/// # Examples
+/// ```
+/// use ttlmap::{Compute, Operation};
+/// let map = ttlmap::HashMap::new();
+/// let m = map.pin();
+/// assert_eq!(m.compute(1, |_| Operation::<u8, _>::Abort("no")), Compute::Aborted("no"));
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub enum Operation<V, T> {
+    /// Insert (or replace with) this value.
+    Insert(V),
+    /// Remove the entry. Panics if the entry is absent (as papaya does).
+    Remove,
+    /// Do nothing and return this.
+    Abort(T),
+}
+
+/// The result of [`compute`](super::HashMapRef::compute).
+///
+/// # Examples
+/// ```
+/// use ttlmap::{Compute, Operation};
+/// let map = ttlmap::HashMap::new();
+/// let m = map.pin();
+/// assert_eq!(m.compute('a', |_| Operation::<_, ()>::Insert(1)), Compute::Inserted(&'a', &1));
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub enum Compute<'g, K, V, T> {
+    /// A new entry was inserted.
+    Inserted(&'g K, &'g V),
+    /// The entry's value was replaced.
+    Updated {
+        /// The entry before.
+        old: (&'g K, &'g V),
+        /// The entry after.
+        new: (&'g K, &'g V),
+    },
+    /// The entry was removed.
+    Removed(&'g K, &'g V),
+    /// The closure aborted with this value.
+    Aborted(T),
+}
+
+impl<K, V, S> HashMap<K, V, S> {
+    /// A reading of the map's clock, taken when first needed.
+    #[inline]
+    pub(crate) fn now(&self) -> Now<'_> {
+        Now::new(&self.clock)
+    }
+
+    /// The deadline for an entry written now with `ttl` (or none).
+    #[inline]
+    pub(crate) fn deadline(&self, ttl: Option<Duration>) -> u64 {
+        match ttl {
+            None => NEVER,
+            Some(ttl) => self.clock.deadline_after(ttl),
+        }
+    }
+
+    pub(crate) fn clear_in(&self, g: &RawGuard<'_>) {
+        self.raw.clear(&mut self.now(), g);
+    }
+
+    pub(crate) fn retain_in<F>(&self, mut f: F, g: &RawGuard<'_>)
+    where
+        F: FnMut(&K, &V) -> bool,
+    {
+        self.raw.retain_raw(
+            &mut self.now(),
+            |node, cell, live| !live || f(&node.key, &cell.value),
+            g,
+        );
+    }
+
+    pub(crate) fn scan_in<'g, G>(
+        &'g self,
+        cursor: Cursor,
+        g: &'g RawGuard<'_>,
+    ) -> Scan<'g, K, V, G> {
+        Scan::new(
+            self.raw.scan_from(cursor.into_raw(), g),
+            &self.clock,
+            cursor,
+        )
+    }
+
+    pub(crate) fn purge_expired_in(&self, g: &RawGuard<'_>) -> usize {
+        self.raw.purge_expired(&mut self.now(), g)
+    }
+}
+
+impl<K, V, S> HashMap<K, V, S>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    #[inline]
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The live entry of `key`: its node and current cell.
+    #[inline]
+    fn lookup<'g, Q>(
+        &'g self,
+        key: &Q,
+        now: &mut Now<'_>,
+        g: &'g RawGuard<'_>,
+    ) -> Option<(&'g raw::Node<K, V>, &'g raw::Cell<V>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.raw
+            .get(self.hash(key), key, now, g)
+            .map(|(node, cell, _)| (node, cell))
+    }
+
+    #[inline]
+    pub(crate) fn get_key_value_in<'g, Q>(
+        &'g self,
+        key: &Q,
+        g: &'g RawGuard<'_>,
+    ) -> Option<(&'g K, &'g V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lookup(key, &mut self.now(), g)
+            .map(|(n, c)| (&n.key, &c.value))
+    }
+
+    /// Inserts with an explicit deadline (`NEVER` for none), returning the previous live
+    /// value.
+    pub(crate) fn insert_deadline_in<'g>(
+        &'g self,
+        key: K,
+        value: V,
+        deadline: u64,
+        now: &mut Now<'_>,
+        g: &'g RawGuard<'_>,
+    ) -> Option<&'g V> {
+        let hash = self.hash(&key);
+        let cell = OwnedCell::new(value, deadline);
+        match self.raw.insert(hash, key, cell, Policy::Replace, now, g) {
+            Inserted::New(..) => None,
+            Inserted::Replaced { old, .. } => old.map(|c| &c.value),
+            Inserted::Occupied { .. } => unreachable!("Policy::Replace never reports Occupied"),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn insert_in<'g>(
+        &'g self,
+        key: K,
+        value: V,
+        ttl: Option<Duration>,
+        g: &'g RawGuard<'_>,
+    ) -> Option<&'g V> {
+        let mut now = self.now();
+        let deadline = self.deadline(ttl);
+        self.insert_deadline_in(key, value, deadline, &mut now, g)
+    }
+
+    pub(crate) fn try_insert_in<'g>(
+        &'g self,
+        key: K,
+        value: V,
+        g: &'g RawGuard<'_>,
+    ) -> Result<&'g V, OccupiedError<'g, V>> {
+        let mut now = self.now();
+        let deadline = self.deadline(self.default_ttl);
+        match self.insert_if_vacant(key, OwnedCell::new(value, deadline), &mut now, g) {
+            Ok(v) => Ok(v),
+            Err((current, _key, cell)) => Err(OccupiedError {
+                current,
+                not_inserted: cell.into_value(),
+            }),
+        }
+    }
+
+    /// Inserts `cell` if `key` has no live value; else the current value and ours back.
+    #[allow(clippy::type_complexity)]
+    fn insert_if_vacant<'g>(
+        &'g self,
+        key: K,
+        cell: OwnedCell<V>,
+        now: &mut Now<'_>,
+        g: &'g RawGuard<'_>,
+    ) -> Result<&'g V, (&'g V, K, OwnedCell<V>)> {
+        let hash = self.hash(&key);
+        match self.raw.insert(hash, key, cell, Policy::IfVacant, now, g) {
+            Inserted::New(_, c) | Inserted::Replaced { new: c, .. } => Ok(&c.value),
+            Inserted::Occupied {
+                current, key, cell, ..
+            } => Err((&current.value, key, cell)),
+        }
+    }
+
+    /// `Ok(inserted)` if `key` was vacant (`f` ran), else `Err(current)` (`f` did not run,
+    /// or its value lost a race and was dropped).
+    pub(crate) fn try_insert_with_in<'g, F>(
+        &'g self,
+        key: K,
+        f: F,
+        g: &'g RawGuard<'_>,
+    ) -> Result<&'g V, &'g V>
+    where
+        F: FnOnce() -> V,
+    {
+        let mut now = self.now();
+        if let Some((_, c)) = self.lookup(&key, &mut now, g) {
+            return Err(&c.value);
+        }
+        let deadline = self.deadline(self.default_ttl);
+        self.insert_if_vacant(key, OwnedCell::new(f(), deadline), &mut now, g)
+            .map_err(|(current, _, _)| current)
+    }
+
+    pub(crate) fn get_or_insert_with_in<'g, F>(&'g self, key: K, f: F, g: &'g RawGuard<'_>) -> &'g V
+    where
+        F: FnOnce() -> V,
+    {
+        match self.try_insert_with_in(key, f, g) {
+            Ok(v) | Err(v) => v,
+        }
+    }
+
+    pub(crate) fn update_in<'g, F>(&'g self, key: K, f: F, g: &'g RawGuard<'_>) -> Option<&'g V>
+    where
+        F: Fn(&V) -> V,
+    {
+        self.update_live(&key, &f, &mut self.now(), g)
+    }
+
+    /// One atomic `update` of the live value of `key`, or `None` if there is none.
+    fn update_live<'g, F>(
+        &'g self,
+        key: &K,
+        f: &F,
+        now: &mut Now<'_>,
+        g: &'g RawGuard<'_>,
+    ) -> Option<&'g V>
+    where
+        F: Fn(&V) -> V,
+    {
+        loop {
+            let (node, cell) = self.lookup(key, now, g)?;
+            let value = f(&cell.value);
+            if let Ok(new) = self.raw.replace_value(node, cell, value, now, g) {
+                return Some(&new.value);
+            }
+        }
+    }
+
+    pub(crate) fn update_or_insert_with_in<'g, U, F>(
+        &'g self,
+        key: K,
+        update: U,
+        f: F,
+        g: &'g RawGuard<'_>,
+    ) -> &'g V
+    where
+        F: FnOnce() -> V,
+        U: Fn(&V) -> V,
+    {
+        let mut now = self.now();
+        let mut key = key;
+        let mut init = Some(f);
+        let mut cell: Option<OwnedCell<V>> = None;
+        loop {
+            if let Some(v) = self.update_live(&key, &update, &mut now, g) {
+                return v;
+            }
+            let c = match cell.take() {
+                Some(c) => c,
+                None => {
+                    let f = init.take().expect("the initialiser runs once");
+                    let deadline = self.deadline(self.default_ttl);
+                    OwnedCell::new(f(), deadline)
+                }
+            };
+            match self.insert_if_vacant(key, c, &mut now, g) {
+                Ok(v) => return v,
+                Err((_, k, c)) => {
+                    key = k;
+                    cell = Some(c);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn compute_in<'g, F, T>(
+        &'g self,
+        key: K,
+        mut f: F,
+        g: &'g RawGuard<'_>,
+    ) -> Compute<'g, K, V, T>
+    where
+        F: FnMut(Option<(&'g K, &'g V)>) -> Operation<V, T>,
+    {
+        let mut now = self.now();
+        let hash = self.hash(&key);
+        let raw = &self.raw;
+        let mut key = key;
+        loop {
+            match self.lookup(&key, &mut now, g) {
+                Some((node, cell)) => match f(Some((&node.key, &cell.value))) {
+                    Operation::Insert(v) => {
+                        if let Ok(new) = raw.replace_value(node, cell, v, &mut now, g) {
+                            return Compute::Updated {
+                                old: (&node.key, &cell.value),
+                                new: (&node.key, &new.value),
+                            };
+                        }
+                    }
+                    Operation::Remove => {
+                        if raw.remove_cell(node, cell, |d| now.live(d), g) {
+                            raw.sweep_step(&mut now, g);
+                            return Compute::Removed(&node.key, &cell.value);
+                        }
+                    }
+                    Operation::Abort(t) => return Compute::Aborted(t),
+                },
+                None => match f(None) {
+                    Operation::Insert(v) => {
+                        let deadline = self.deadline(self.default_ttl);
+                        let cell = OwnedCell::new(v, deadline);
+                        match raw.insert(hash, key, cell, Policy::IfVacant, &mut now, g) {
+                            Inserted::New(n, c)
+                            | Inserted::Replaced {
+                                node: n, new: c, ..
+                            } => return Compute::Inserted(&n.key, &c.value),
+                            Inserted::Occupied { key: k, .. } => key = k,
+                        }
+                    }
+                    Operation::Remove => panic!("Cannot remove `None` entry."),
+                    Operation::Abort(t) => return Compute::Aborted(t),
+                },
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn remove_if_in<'g, Q, F>(
+        &'g self,
+        key: &Q,
+        mut f: F,
+        g: &'g RawGuard<'_>,
+    ) -> Result<Option<(&'g K, &'g V)>, (&'g K, &'g V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        F: FnMut(&K, &V) -> bool,
+    {
+        let mut now = self.now();
+        loop {
+            let Some((node, cell)) = self.lookup(key, &mut now, g) else {
+                return Ok(None);
+            };
+            if !f(&node.key, &cell.value) {
+                return Err((&node.key, &cell.value));
+            }
+            if self.raw.remove_cell(node, cell, |d| now.live(d), g) {
+                self.raw.sweep_step(&mut now, g);
+                return Ok(Some((&node.key, &cell.value)));
+            }
+        }
+    }
+
+    pub(crate) fn remove_entry_in<'g, Q>(
+        &'g self,
+        key: &Q,
+        g: &'g RawGuard<'_>,
+    ) -> Option<(&'g K, &'g V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self.remove_if_in(key, |_, _| true, g) {
+            Ok(removed) => removed,
+            Err(_) => unreachable!("the predicate always agrees"),
+        }
+    }
+
+    pub(crate) fn ttl_in<Q>(&self, key: &Q, g: &RawGuard<'_>) -> Option<Expiry>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        // One reading of the precise clock decides liveness and the time left, so `ttl`
+        // never reports more than the TTL that was set (the coarse clock lags), and
+        // never `In(0)` for an entry it calls live. (It may call an entry expired up to
+        // the coarse clock's lag before `get` stops returning it.)
+        let mut now = Now::precise(&self.clock);
+        let (_, _, d) = self.raw.get(self.hash(key), key, &mut now, g)?;
+        Some(match d {
+            NEVER => Expiry::Never,
+            d => Expiry::In(Duration::from_nanos(d - now.get())),
+        })
+    }
+
+    /// Sets the deadline of the live entry `key` to `ttl` from now (`None`: no deadline).
+    pub(crate) fn set_ttl_in<Q>(&self, key: &Q, ttl: Option<Duration>, g: &RawGuard<'_>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut now = self.now();
+        let deadline = self.deadline(ttl);
+        self.raw
+            .set_deadline(self.hash(key), key, deadline, &mut now, g)
+    }
+}
