@@ -329,7 +329,7 @@ pub mod with_ttl {
     ) -> Result<(), ()> {
         let guard = map.guard();
         let g = map.verify(&guard);
-        for (k, cell, deadline) in map.raw.iter(&map.clock, g) {
+        for (k, cell, deadline) in map.raw.iter(&map.clock, g.protect()) {
             let ttl = if deadline == NEVER {
                 None
             } else {

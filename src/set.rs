@@ -670,7 +670,7 @@ impl<'set, K, S, G: Guard> HashSetRef<'set, K, S, G> {
     pub fn iter(&self) -> SetIter<'_, K, G> {
         let map = self.map();
         SetIter {
-            iter: Iter::new(map.raw.iter(&map.clock, self.g())),
+            iter: Iter::new(map.raw.iter(&map.clock, self.g().protect())),
         }
     }
 

@@ -533,7 +533,7 @@ impl<K, V, S> HashMap<K, V, S> {
         // SAFETY: the walk reads entries under `g`, which `verify` accepted for this
         // map; the map's table and clock live as long as its guards (`Lengthen`).
         let (raw, clock) = unsafe { (&self.raw, &self.clock).lengthen() };
-        Iter::new(raw.iter(clock, g))
+        Iter::new(raw.iter(clock, g.protect()))
     }
 
     /// A resumable scan from `cursor`; see
@@ -556,7 +556,7 @@ impl<K, V, S> HashMap<K, V, S> {
         // SAFETY: the scan reads entries under `g`, which `verify` accepted for this
         // map; the map's table and clock live as long as its guards (`Lengthen`).
         let (raw, clock) = unsafe { (&self.raw, &self.clock).lengthen() };
-        Scan::new(raw.scan_from(cursor.into_raw(), g), clock, cursor)
+        Scan::new(raw.scan_from(cursor.into_raw(), g.protect()), clock, cursor)
     }
 
     /// The keys of [`iter`](HashMap::iter).

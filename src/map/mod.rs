@@ -301,7 +301,7 @@ impl<K, V, S> HashMap<K, V, S> {
         for first in (0..size).step_by(CHUNK) {
             let guard = self.collector.pin();
             for b in first..(first + CHUNK).min(size) {
-                let swept = self.raw.sweep_bucket(b, size, &mut now, &guard);
+                let swept = self.raw.sweep_bucket(b, size, &mut now, guard.protect());
                 removed += swept.removed;
                 earliest = earliest.min(swept.earliest);
             }

@@ -96,7 +96,7 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     pub(crate) fn clear_in(&self, g: &RawGuard<'_>) {
-        self.raw.clear(&mut self.now(), g);
+        self.raw.clear(&mut self.now(), g.protect());
     }
 
     pub(crate) fn retain_in<F>(&self, mut f: F, g: &RawGuard<'_>)
@@ -106,7 +106,7 @@ impl<K, V, S> HashMap<K, V, S> {
         self.raw.retain_raw(
             &mut self.now(),
             |node, cell, live| !live || f(&node.key, &cell.value),
-            g,
+            g.protect(),
         );
     }
 
@@ -116,14 +116,14 @@ impl<K, V, S> HashMap<K, V, S> {
         g: &'g RawGuard<'_>,
     ) -> Scan<'g, K, V, G> {
         Scan::new(
-            self.raw.scan_from(cursor.into_raw(), g),
+            self.raw.scan_from(cursor.into_raw(), g.protect()),
             &self.clock,
             cursor,
         )
     }
 
     pub(crate) fn purge_expired_in(&self, g: &RawGuard<'_>) -> usize {
-        self.raw.purge_expired(&mut self.now(), g)
+        self.raw.purge_expired(&mut self.now(), g.protect())
     }
 }
 
@@ -149,8 +149,13 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hash = self.hash(key);
+        // A key the bucket filter rules out needs no pin at all.
+        if !self.raw.may_contain(hash) {
+            return None;
+        }
         self.raw
-            .get(self.hash(key), key, now, g)
+            .get_walk(hash, key, now, g.protect())
             .map(|(node, cell, _)| (node, cell))
     }
 
@@ -180,7 +185,7 @@ where
     ) -> Option<&'g V> {
         let hash = self.hash(&key);
         let cell = OwnedCell::new(value, deadline);
-        match self.raw.insert(hash, key, cell, Policy::Replace, now, g) {
+        match self.raw.insert(hash, key, cell, Policy::Replace, now, g.protect()) {
             Inserted::New(..) => None,
             Inserted::Replaced { old, .. } => old.map(|c| &c.value),
             Inserted::Occupied { .. } => unreachable!("Policy::Replace never reports Occupied"),
@@ -227,7 +232,7 @@ where
         g: &'g RawGuard<'_>,
     ) -> Result<&'g V, (&'g V, K, OwnedCell<V>)> {
         let hash = self.hash(&key);
-        match self.raw.insert(hash, key, cell, Policy::IfVacant, now, g) {
+        match self.raw.insert(hash, key, cell, Policy::IfVacant, now, g.protect()) {
             Inserted::New(_, c) | Inserted::Replaced { new: c, .. } => Ok(&c.value),
             Inserted::Occupied {
                 current, key, cell, ..
@@ -285,7 +290,7 @@ where
         loop {
             let (node, cell) = self.lookup(key, now, g)?;
             let value = f(&cell.value);
-            if let Ok(new) = self.raw.replace_value(node, cell, value, now, g) {
+            if let Ok(new) = self.raw.replace_value(node, cell, value, now, g.protect()) {
                 return Some(&new.value);
             }
         }
@@ -345,7 +350,7 @@ where
             match self.lookup(&key, &mut now, g) {
                 Some((node, cell)) => match f(Some((&node.key, &cell.value))) {
                     Operation::Insert(v) => {
-                        if let Ok(new) = raw.replace_value(node, cell, v, &mut now, g) {
+                        if let Ok(new) = raw.replace_value(node, cell, v, &mut now, g.protect()) {
                             return Compute::Updated {
                                 old: (&node.key, &cell.value),
                                 new: (&node.key, &new.value),
@@ -353,8 +358,8 @@ where
                         }
                     }
                     Operation::Remove => {
-                        if raw.remove_cell(node, cell, |d| now.live(d), g) {
-                            raw.sweep_step(&mut now, g);
+                        if raw.remove_cell(node, cell, |d| now.live(d), g.protect()) {
+                            raw.sweep_step(&mut now, g.protect());
                             return Compute::Removed(&node.key, &cell.value);
                         }
                     }
@@ -364,7 +369,7 @@ where
                     Operation::Insert(v) => {
                         let deadline = self.deadline(self.default_ttl);
                         let cell = OwnedCell::new(v, deadline);
-                        match raw.insert(hash, key, cell, Policy::IfVacant, &mut now, g) {
+                        match raw.insert(hash, key, cell, Policy::IfVacant, &mut now, g.protect()) {
                             Inserted::New(n, c)
                             | Inserted::Replaced {
                                 node: n, new: c, ..
@@ -399,8 +404,8 @@ where
             if !f(&node.key, &cell.value) {
                 return Err((&node.key, &cell.value));
             }
-            if self.raw.remove_cell(node, cell, |d| now.live(d), g) {
-                self.raw.sweep_step(&mut now, g);
+            if self.raw.remove_cell(node, cell, |d| now.live(d), g.protect()) {
+                self.raw.sweep_step(&mut now, g.protect());
                 return Ok(Some((&node.key, &cell.value)));
             }
         }
@@ -431,7 +436,11 @@ where
         // never `In(0)` for an entry it calls live. (It may call an entry expired up to
         // the coarse clock's lag before `get` stops returning it.)
         let mut now = Now::precise(&self.clock);
-        let (_, _, d) = self.raw.get(self.hash(key), key, &mut now, g)?;
+        let hash = self.hash(key);
+        if !self.raw.may_contain(hash) {
+            return None;
+        }
+        let (_, _, d) = self.raw.get_walk(hash, key, &mut now, g.protect())?;
         Some(match d {
             NEVER => Expiry::Never,
             d => Expiry::In(Duration::from_nanos(d - now.get())),
@@ -444,9 +453,13 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        let hash = self.hash(key);
+        if !self.raw.may_contain(hash) {
+            return false;
+        }
         let mut now = self.now();
         let deadline = self.deadline(ttl);
         self.raw
-            .set_deadline(self.hash(key), key, deadline, &mut now, g)
+            .set_deadline(hash, key, deadline, &mut now, g.protect())
     }
 }

@@ -111,7 +111,7 @@ where
     /// assert_eq!(all, [(1, 10), (2, 20)]);
     /// ```
     pub fn iter(&self) -> Iter<'_, K, V, G> {
-        Iter::new(self.map.raw.iter(&self.map.clock, self.g()))
+        Iter::new(self.map.raw.iter(&self.map.clock, self.g().protect()))
     }
 
     /// A resumable scan over the live entries, from `cursor` ([`Cursor::START`] for the

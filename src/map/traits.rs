@@ -58,7 +58,7 @@ where
             let (src, dst) = (self.guard(), other.guard());
             let (src, dst) = (self.verify(&src), other.verify(&dst));
             let mut now = other.now();
-            for (k, cell, deadline) in self.raw.iter(&self.clock, src) {
+            for (k, cell, deadline) in self.raw.iter(&self.clock, src.protect()) {
                 let (key, value) = (k.clone(), cell.value.clone());
                 other.insert_deadline_in(key, value, deadline, &mut now, dst);
             }

@@ -21,8 +21,13 @@
 //! (bit, then count; count, then bit) with a SeqCst fence in each (growth CASes the
 //! count SeqCst; the initialiser reads it with Acquire). And a lookup reads the count,
 //! the byte, and the count again: if the count changed, an insert under the new count
-//! may have set its bit only in a child's byte, so it does not trust the byte (loom
-//! models `filter.rs`).
+//! may have set its bit only in a child's byte, so it does not trust the byte. (A lookup
+//! ordered after such an insert reads the new count already at its first read; the
+//! second covers a lookup whose first read is older than a segment pointer it then loads
+//! with Acquire from a thread that came after the insert, a chain too long for a small
+//! loom model.) Loom models: `loom-tests/tests/filter.rs`, with a broken variant
+//! (`--cfg ttlmap_broken_filter`: no fence and no re-read in `mark_filter`) that the
+//! stale-size model catches.
 
 use super::{parent, RawMap};
 use crate::sync::{fence, Ordering};
@@ -69,6 +74,12 @@ impl<K, V> RawMap<K, V> {
     pub(crate) fn mark_filter(&self, hash: u64, mut size: usize) {
         let bit = bit(hash);
         self.set_filter_bit(hash, size, bit);
+        // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken_filter` only): no fence and
+        // no re-read of the bucket count, so a child bucket that copied the parent's byte
+        // before our bit was set never gets it.
+        #[cfg(ttlmap_broken_filter)]
+        return;
+        #[allow(unreachable_code)]
         loop {
             // SeqCst: the store-buffering fence of the module docs (pairs with the one in
             // `inherit_filter`).

@@ -499,10 +499,27 @@ impl<K, V> RawMap<K, V> {
         Q: Eq + ?Sized,
         G: RawGuard,
     {
-        let _ = guard;
         if !self.may_contain(hash) {
             return None;
         }
+        self.get_walk(hash, key, now, guard)
+    }
+
+    /// [`RawMap::get`] after the bucket filter said the key may be here: the walk.
+    #[inline]
+    pub(crate) fn get_walk<'g, Q, G>(
+        &'g self,
+        hash: u64,
+        key: &Q,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Option<(&'g Node<K, V>, &'g Cell<V>, u64)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+        G: RawGuard,
+    {
+        let _ = guard;
         let so = so_entry(hash);
         let start = self.read_start(hash);
         // Acquire: pairs with the Release CAS that linked the node (see `find`).

@@ -42,6 +42,7 @@ mod panics;
 mod participant;
 
 use std::fmt;
+use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -142,14 +143,9 @@ impl Collector {
 
     fn pin_fresh(&self) -> Guard<'_> {
         let p = Box::new(Participant::new(self.epoch.register(), &self.shared));
-        let p = NonNull::from(Box::leak(p));
-        // SAFETY: `p` is ours alone; the guard frees it.
-        let epoch = unsafe { p.as_ref().handle() }
-            .expect("a fresh participant is registered")
-            .pin();
         Guard {
-            epoch: ManuallyDrop::new(epoch),
-            participant: p,
+            epoch: UnsafeCell::new(None),
+            participant: NonNull::from(Box::leak(p)),
             owned: true,
             shared: &self.shared,
         }
@@ -194,11 +190,18 @@ impl fmt::Debug for Collector {
 
 /// Protection for the length of one (or many) operations on one map.
 ///
-/// `pub` only for the sealed trait behind `ttlmap::Guard` (`map.rs`); this module is
+/// A guard pins *lazily*: making one (`map.pin()`) only finds the thread's registration,
+/// and the first operation that reads the list pins ([`Guard::protect`], which hands out
+/// the [`Pinned`] token the raw engine requires). A lookup that the bucket filter answers
+/// never pins at all. The pin then lasts until the guard is dropped, so every reference
+/// an operation returns stays valid as long as the guard.
+///
+/// `pub` only for the sealed trait behind `ttlmap::Guard` (`map`); this module is
 /// private, so no user can name it.
 #[allow(unreachable_pub)]
 pub struct Guard<'c> {
-    epoch: ManuallyDrop<epoch::Guard>,
+    /// `None` until the first [`Guard::protect`]; then set for good (until the drop).
+    epoch: UnsafeCell<Option<epoch::Guard>>,
     participant: NonNull<Participant>,
     /// Whether the guard owns its participant (a fresh registration), which it releases
     /// and frees when dropped.
@@ -217,17 +220,46 @@ impl<'c> Guard<'c> {
     /// - `p` is this thread's participant for `collector`, alive while the guard is.
     #[inline]
     unsafe fn cached(collector: &'c Collector, p: *const Participant) -> Guard<'c> {
-        // SAFETY: caller.
-        let participant = unsafe { &*p };
-        // SAFETY: we are the owner thread; a cached participant is released only when
-        // the thread exits or the map drops, neither of which can happen during `pin`.
-        let handle = unsafe { participant.handle() }.expect("a cached participant is registered");
         Guard {
-            epoch: ManuallyDrop::new(handle.pin()),
-            participant: NonNull::from(participant),
+            epoch: UnsafeCell::new(None),
+            // SAFETY: caller.
+            participant: NonNull::from(unsafe { &*p }),
             owned: false,
             shared: &collector.shared,
         }
+    }
+
+    /// Pins (if this guard has not yet) and returns the token the raw engine takes:
+    /// every pointer loaded from the list under it stays valid while the guard lives.
+    #[inline]
+    pub(crate) fn protect(&self) -> &Pinned<'c> {
+        // SAFETY: the guard is not `Sync`, and the slot is written only here (from `None`
+        // to `Some`, once) and in the drop, so no reference into it is alive when it
+        // changes: `Pinned` references come from this function after it is `Some`.
+        if unsafe { (*self.epoch.get()).is_none() } {
+            self.pin_now();
+        }
+        // SAFETY: `Pinned` is a `repr(transparent)` wrapper of `Guard`, and the guard is
+        // pinned now, which is what `Pinned` stands for.
+        unsafe { &*(self as *const Guard<'c>).cast::<Pinned<'c>>() }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn pin_now(&self) {
+        // SAFETY: we are the participant's owner; a cached participant is released only
+        // when its thread exits or the map drops, neither of which can happen while a
+        // guard of the map exists on the thread.
+        let handle = unsafe { self.participant().handle() }.expect("a live registration");
+        let pinned = handle.pin();
+        // SAFETY: see `protect`: no reference into the slot exists yet.
+        unsafe { *self.epoch.get() = Some(pinned) };
+    }
+
+    /// Unpins (if pinned).
+    #[inline]
+    fn unpin(&mut self) {
+        drop(self.epoch.get_mut().take());
     }
 
     /// The address of the registration this guard pins (diagnostics and tests: two
@@ -257,7 +289,7 @@ impl<'c> Guard<'c> {
         let p = self.participant();
         let head = p.pending.replace(std::ptr::null_mut());
         let len = p.pending_len.replace(0);
-        seal(self.shared, &self.epoch, head, len);
+        seal(self.shared, self.protect().epoch(), head, len);
     }
 
     /// Flushes the collector until every batch sealed so far is freed, or until three
@@ -320,9 +352,8 @@ impl Drop for Guard<'_> {
         // Nothing to hand over (`pin_retired <= retired` always): just unpin. This is
         // the drop of nearly every per-operation handle.
         if !self.owned && p.retired.get() < FLUSH_AFTER {
-            // SAFETY: dropped once, here; unpinning collects nothing (the participant's
-            // handle is alive, or it was released with this pin outstanding).
-            unsafe { ManuallyDrop::drop(&mut self.epoch) };
+            // Unpinning collects nothing (the participant's handle is alive).
+            self.unpin();
             if p.pin_retired.get() != 0 {
                 // SAFETY: we are the participant's owner thread.
                 if unsafe { p.handle() }.is_some_and(|h| !h.is_pinned()) {
@@ -347,12 +378,11 @@ impl Guard<'_> {
         if let Some(handle) = unsafe { p.handle() } {
             let bulk = p.pin_retired.get() >= BULK;
             let flush = bulk || p.retired.get() >= FLUSH_AFTER;
-            if self.owned || flush {
+            if (self.owned || flush) && !p.pending.get().is_null() {
                 self.seal_pending();
             }
-            // SAFETY: dropped once, here; the epoch guard unpins (collecting nothing:
-            // the participant's handle is alive).
-            unsafe { ManuallyDrop::drop(&mut self.epoch) };
+            // Unpinning collects nothing: the participant's handle is alive.
+            self.unpin();
             if !handle.is_pinned() {
                 p.pin_retired.set(0);
                 if flush {
@@ -365,9 +395,9 @@ impl Guard<'_> {
                 }
             }
         } else {
-            // SAFETY: as above. Unreachable in practice: a participant is released only
-            // while no guard of it exists; unpinning is all there is to do anyway.
-            unsafe { ManuallyDrop::drop(&mut self.epoch) };
+            // Unreachable in practice: a participant is released only while no guard of
+            // it exists; unpinning is all there is to do anyway.
+            self.unpin();
         }
         if self.owned {
             // SAFETY: the guard owns the participant (`pin_fresh`), and its only pin just
@@ -420,10 +450,31 @@ pub(crate) trait RawGuard {
     unsafe fn retire<T>(&self, ptr: *mut T, free: unsafe fn(*mut T));
 }
 
-impl RawGuard for Guard<'_> {
+/// A pinned guard: the token every raw operation takes (see [`Guard::protect`]).
+#[repr(transparent)]
+#[allow(unreachable_pub)]
+pub struct Pinned<'c>(Guard<'c>);
+
+impl Pinned<'_> {
+    /// crossbeam's guard of the pin.
+    #[inline]
+    fn epoch(&self) -> &epoch::Guard {
+        // SAFETY: a `Pinned` exists only once `protect` has set the slot, which stays
+        // set until the guard's drop (see `Guard::protect`).
+        unsafe { (*self.0.epoch.get()).as_ref().unwrap_unchecked() }
+    }
+}
+
+impl fmt::Debug for Pinned<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pinned").finish_non_exhaustive()
+    }
+}
+
+impl RawGuard for Pinned<'_> {
     #[inline]
     unsafe fn retire_linked(&self, handle: *mut u8, link: impl FnOnce(*mut u8)) {
-        let p = self.participant();
+        let p = self.0.participant();
         link(p.pending.get());
         p.pending.set(handle);
         p.retired.set(p.retired.get() + 1);
@@ -436,7 +487,7 @@ impl RawGuard for Guard<'_> {
             BATCH
         };
         if len >= batch {
-            self.seal_pending();
+            self.0.seal_pending();
         }
     }
 
@@ -444,30 +495,16 @@ impl RawGuard for Guard<'_> {
     unsafe fn retire<T>(&self, ptr: *mut T, free: unsafe fn(*mut T)) {
         struct Garbage<T>(*mut T, unsafe fn(*mut T));
         let garbage = Garbage(ptr, free);
-        let p = self.participant();
+        let p = self.0.participant();
         p.retired.set(p.retired.get() + 1);
         p.pin_retired.set(p.pin_retired.get() + 1);
         // SAFETY: as in `seal`: unreachable for later guards (caller), run before the
         // map's collector is gone, and `free` never unwinds (caller).
         unsafe {
-            self.epoch.defer_unchecked(move || {
+            self.epoch().defer_unchecked(move || {
                 let Garbage(ptr, free) = garbage;
                 free(ptr)
             })
         }
-    }
-}
-
-impl<G: RawGuard> RawGuard for &G {
-    #[inline]
-    unsafe fn retire_linked(&self, handle: *mut u8, link: impl FnOnce(*mut u8)) {
-        // SAFETY: forwarded.
-        unsafe { (**self).retire_linked(handle, link) }
-    }
-
-    #[inline]
-    unsafe fn retire<T>(&self, ptr: *mut T, free: unsafe fn(*mut T)) {
-        // SAFETY: forwarded.
-        unsafe { (**self).retire(ptr, free) }
     }
 }
