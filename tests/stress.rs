@@ -181,10 +181,10 @@ impl Drop for Leave<'_> {
 }
 
 /// Readers look up 1000 stable keys over and over while a writer grows the table 100x.
-/// Every other pass a reader stops halfway, and the writer makes each doubling only while
-/// a reader is stopped there: so every doubling happens inside some pass, whose second
-/// half then runs at the new bucket count with the new buckets not yet initialised
-/// (lookups start from an ancestor); the other passes race the writer freely.
+/// Every other pass a reader stops halfway, and the writer waits for such a stop before
+/// each doubling (then inserts on through it): so every doubling happens inside some pass,
+/// whose second half runs at the new bucket count while the writer links the new buckets
+/// (lookups start from an ancestor until then); the other passes race the writer freely.
 #[test]
 fn readers_never_miss_stable_keys_while_table_grows_100x() {
     const STABLE: u64 = 1_000;
@@ -195,8 +195,9 @@ fn readers_never_miss_stable_keys_while_table_grows_100x() {
     }
     let buckets_before = map.bucket_count();
     let done = AtomicBool::new(false);
-    // Readers stopped halfway through a pass, waiting for the table to grow.
+    // The number of the latest stop of a reader halfway through a pass.
     let halfway = AtomicUsize::new(0);
+    let stops = AtomicUsize::new(0);
     let alive = AtomicUsize::new(READERS);
     // Passes during which the bucket count changed.
     let grown_within = AtomicUsize::new(0);
@@ -212,12 +213,14 @@ fn readers_never_miss_stable_keys_while_table_grows_100x() {
                     let size = map.bucket_count();
                     let m = map.pin();
                     for k in 0..STABLE {
-                        if k == STABLE / 2 && pass % 2 == 0 {
-                            halfway.fetch_add(1, Ordering::SeqCst);
-                            while map.bucket_count() == size && !done.load(Ordering::SeqCst) {
+                        if k == STABLE / 2 && pass % 2 == 0 && !finished {
+                            // Stop until the table grows (the writer waits for this).
+                            let now = map.bucket_count();
+                            let stop = stops.fetch_add(1, Ordering::SeqCst) + 1;
+                            halfway.fetch_max(stop, Ordering::SeqCst);
+                            while map.bucket_count() == now && !done.load(Ordering::SeqCst) {
                                 thread::yield_now();
                             }
-                            halfway.fetch_sub(1, Ordering::SeqCst);
                         }
                         assert_eq!(m.get(&k), Some(&(k * 3)), "stable key {k} missed");
                     }
@@ -232,21 +235,24 @@ fn readers_never_miss_stable_keys_while_table_grows_100x() {
         }
         let _done = SetOnDrop(&done);
         barrier.wait();
-        let mut doublings = 0;
-        let mut next = STABLE;
-        while next < STABLE * 101 {
-            // Wait for a reader halfway (unless none is left: one failed).
-            while halfway.load(Ordering::SeqCst) == 0 && alive.load(Ordering::SeqCst) > 0 {
-                thread::yield_now();
-            }
+        let start = map.bucket_count();
+        let (mut served, mut served_size) = (0, 0);
+        for k in STABLE..STABLE * 101 {
+            // Before each doubling, wait for a reader to stop halfway (unless one
+            // failed), then go on inserting through the doubling while it reads on.
             let size = map.bucket_count();
-            while map.bucket_count() == size && next < STABLE * 101 {
-                map.pin().insert(next, next * 3);
-                next += 1;
+            if map.len() + 64 >= size && served_size != size {
+                while halfway.load(Ordering::SeqCst) == served
+                    && alive.load(Ordering::SeqCst) == READERS
+                {
+                    thread::yield_now();
+                }
+                served = halfway.load(Ordering::SeqCst);
+                served_size = size;
             }
-            doublings += usize::from(map.bucket_count() != size);
+            map.pin().insert(k, k * 3);
         }
-        doublings
+        (map.bucket_count() / start).trailing_zeros() as usize
     });
     assert!(
         map.bucket_count() >= buckets_before * 64,
