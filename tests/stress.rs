@@ -442,6 +442,10 @@ fn refresh_races_expiry(refreshers: u64, rounds: u64, yield_every: u32) {
                     m.insert_with_ttl(k, value, ttl);
                     let after = clock.elapsed();
                     let persist = (x >> 32) & 1 == 0;
+                    if round % 8 == 7 {
+                        // Now and then, certainly too late: the refresh must fail.
+                        clock.advance(ttl + Duration::from_nanos(1));
+                    }
                     let called = clock.elapsed();
                     let refreshed = if persist {
                         m.persist(&k)
