@@ -6,6 +6,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Barrier;
 use std::time::Duration;
 
 use ttlmap::{Compute, HashMap, ManualClock, Operation};
@@ -292,6 +293,9 @@ fn remove_remove_entry_and_remove_if_drop_each_entry_once() {
     t.assert_all_dropped_once();
 }
 
+/// Expired entries that nobody reads are unlinked by ordinary writes within the
+/// documented bound, `bucket count` writes (crate docs, "Expiry"; `tests/smoke.rs` checks
+/// the bound itself in detail), and then dropped, once each.
 #[test]
 fn expired_entries_unlinked_by_sweep_are_dropped_once() {
     let t = Tracker::new(10_000);
@@ -303,15 +307,22 @@ fn expired_entries_unlinked_by_sweep_are_dropped_once() {
                 .insert_with_ttl(t.make(i), t.make(i), Duration::from_millis(10));
         }
         clock.advance(Duration::from_millis(10));
-        // Only unrelated writes: the sweep must unlink all of the expired entries.
-        let mut n = 1_000_000;
-        while !map.is_empty() {
+        // Only unrelated writes, each of which sweeps: an insert and a remove of a key
+        // outside the range.
+        let buckets = map.bucket_count() as u64;
+        let mut writes = 0;
+        while writes < buckets {
             let m = map.pin();
-            m.insert(t.make(n), t.make(n));
-            m.remove(&t.make(n));
-            n += 1;
-            assert!(n < 1_000_000 + 2_000, "sweep never emptied the map");
+            let k = 1_000_000 + writes;
+            m.insert(t.make(k), t.make(k));
+            m.remove(&t.make(k));
+            writes += 2;
         }
+        assert!(
+            map.is_empty(),
+            "{} expired entries left after {writes} writes ({buckets} buckets)",
+            map.len()
+        );
         t.assert_no_double_drop();
     }
     t.assert_all_dropped_once();
@@ -408,29 +419,109 @@ fn rejected_try_insert_hands_value_back_and_drops_the_key() {
     t.assert_all_dropped_once();
 }
 
+/// Racers that all find a key vacant each build a value; one links it, the others get
+/// the winner's value back and must drop their own value and spare key at once. The
+/// racers start each round together (a barrier) and walk the same keys in the same
+/// order, so they keep catching up with each other and racing on the same key.
 #[test]
 fn losing_racers_of_get_or_insert_with_drop_their_values() {
-    let t = Tracker::new(20_000);
+    const RACERS: usize = 3;
+    const ROUNDS: u64 = 60;
+    const KEYS: u64 = 128;
+    // Per key: a key and maybe a value per racer, and our lookup key.
+    let t = Tracker::new((ROUNDS * KEYS) as usize * (2 * RACERS + 1));
     {
         let map: Map<'_> = HashMap::new();
-        for round in 0..500 {
-            let winners: Vec<usize> = std::thread::scope(|s| {
-                let hs: Vec<_> = (0..3)
-                    .map(|_| {
-                        s.spawn(|| {
+        // The instance of the value each racer got, per key of the round.
+        let got: Vec<AtomicUsize> = (0..RACERS * KEYS as usize)
+            .map(|_| AtomicUsize::new(usize::MAX))
+            .collect();
+        // The racers and this thread, which checks between rounds.
+        let start = Barrier::new(RACERS + 1);
+        let end = Barrier::new(RACERS + 1);
+        let ready = AtomicUsize::new(0);
+        let mut failure = None;
+        std::thread::scope(|s| {
+            for r in 0..RACERS {
+                let (map, t, got, start, end, ready) = (&map, &t, &got, &start, &end, &ready);
+                s.spawn(move || {
+                    for round in 0..ROUNDS {
+                        start.wait();
+                        gate(ready, RACERS * (round as usize + 1));
+                        for i in 0..KEYS {
+                            let k = round * KEYS + i;
                             let m = map.pin();
-                            m.get_or_insert_with(t.make(round), || t.make(round)).inst
-                        })
-                    })
-                    .collect();
-                hs.into_iter().map(|h| h.join().unwrap()).collect()
-            });
-            assert!(winners.iter().all(|&w| w == winners[0]), "{winners:?}");
+                            // The closure yields: between a racer's miss and its insert the
+                            // others get to run (and miss too) even on a single free CPU.
+                            let v = m.get_or_insert_with(t.make(k), || {
+                                std::thread::yield_now();
+                                t.make(k)
+                            });
+                            got[r * KEYS as usize + i as usize].store(v.inst, Ordering::Relaxed);
+                        }
+                        end.wait();
+                    }
+                });
+            }
+            // Checks between rounds, recording failures rather than panicking while the
+            // racers wait at the barrier.
+            for round in 0..ROUNDS {
+                start.wait();
+                end.wait();
+                if failure.is_some() {
+                    continue;
+                }
+                let m = map.pin();
+                for i in 0..KEYS as usize {
+                    let k = round * KEYS + i as u64;
+                    let stored = m.get(&t.make(k)).map(|v| v.inst);
+                    let got: Vec<usize> = (0..RACERS)
+                        .map(|r| got[r * KEYS as usize + i].load(Ordering::Relaxed))
+                        .collect();
+                    if got.iter().any(|&g| Some(g) != stored) {
+                        failure = Some(format!(
+                            "round {round}, key {k}: got {got:?}, map holds {stored:?}"
+                        ));
+                    }
+                }
+                drop(m);
+                // Nothing was removed or replaced: every object made is either in the map
+                // (one key and one value per key so far) or was dropped at once (the
+                // losers' values and spare keys, our lookup keys).
+                let held = t.created() - t.dropped();
+                if held != 2 * KEYS as usize * (round as usize + 1) {
+                    failure = Some(format!(
+                        "round {round}: {held} objects alive, {} in the map: a losing \
+                         racer's key or value was not dropped at once",
+                        2 * KEYS * (round + 1)
+                    ));
+                }
+            }
+        });
+        if let Some(f) = failure {
+            panic!("{f}");
         }
-        assert_eq!(map.len(), 500);
         t.assert_no_double_drop();
+        assert_eq!(map.len(), (ROUNDS * KEYS) as usize);
     }
     t.assert_all_dropped_once();
+}
+
+/// Counts this thread in at `ready` and waits until `all` threads are: a barrier whose
+/// waiters leave within a few nanoseconds of each other (after `std::sync::Barrier`,
+/// whose sleepers wake one by one), so that what follows really races.
+fn gate(ready: &AtomicUsize, all: usize) {
+    ready.fetch_add(1, Ordering::SeqCst);
+    let mut spins = 0u32;
+    while ready.load(Ordering::SeqCst) < all {
+        spins += 1;
+        if spins % 64 == 0 {
+            // More racers than CPUs: let the others arrive.
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 /// Sets the flag when dropped, so that helper threads stop even if the test panics.
@@ -442,25 +533,38 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
+/// Writers churn 64 keys with every kind of write while the clock moves; they start
+/// together (a barrier) and their closures sometimes yield, so that decisions on one
+/// entry interleave even on a single free CPU.
 #[test]
 fn concurrent_churn_drops_everything_exactly_once() {
-    let t = Tracker::new(400_000);
+    const WRITERS: usize = 3;
+    let t = Tracker::new(500_000);
     let clock = ManualClock::new();
     {
         let map = manual_map(&clock);
         let done = AtomicBool::new(false);
+        let barrier = Barrier::new(WRITERS);
+        let ready = AtomicUsize::new(0);
         std::thread::scope(|s| {
-            let writers: Vec<_> = (0..3u64)
+            let writers: Vec<_> = (0..WRITERS as u64)
                 .map(|tid| {
-                    let (map, t) = (&map, &t);
+                    let (map, t, barrier, ready) = (&map, &t, &barrier, &ready);
                     s.spawn(move || {
+                        barrier.wait();
+                        gate(ready, WRITERS);
                         let mut x = tid.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-                        for _ in 0..15_000 {
+                        for _ in 0..20_000 {
                             // xorshift
                             x ^= x << 13;
                             x ^= x >> 7;
                             x ^= x << 17;
                             let k = x % 64;
+                            let pause = || {
+                                if x % 4 == 0 {
+                                    std::thread::yield_now();
+                                }
+                            };
                             let m = map.pin();
                             match (x >> 8) % 9 {
                                 0 => {
@@ -474,23 +578,39 @@ fn concurrent_churn_drops_everything_exactly_once() {
                                     m.remove(&t.make(k));
                                 }
                                 3 => {
-                                    m.update(t.make(k), |v| t.make(v.k + 1));
+                                    m.update(t.make(k), |v| {
+                                        pause();
+                                        t.make(v.k + 1)
+                                    });
                                 }
                                 4 => {
-                                    m.get_or_insert_with(t.make(k), || t.make(k));
+                                    m.get_or_insert_with(t.make(k), || {
+                                        pause();
+                                        t.make(k)
+                                    });
                                 }
                                 5 => {
                                     let _ = m.try_insert(t.make(k), t.make(k));
                                 }
                                 6 => {
-                                    m.compute(t.make(k), |e| match e {
-                                        Some(_) if x % 2 == 0 => Operation::Remove,
-                                        Some((_, v)) => Operation::Insert(t.make(v.k + 1)),
-                                        None => Operation::<_, ()>::Insert(t.make(k)),
+                                    m.compute(t.make(k), |e| {
+                                        pause();
+                                        match e {
+                                            Some(_) if x % 2 == 0 => Operation::Remove,
+                                            Some((_, v)) => Operation::Insert(t.make(v.k + 1)),
+                                            None => Operation::<_, ()>::Insert(t.make(k)),
+                                        }
                                     });
                                 }
                                 7 => {
-                                    m.update_or_insert(t.make(k), |v| t.make(v.k + 1), t.make(k));
+                                    m.update_or_insert(
+                                        t.make(k),
+                                        |v| {
+                                            pause();
+                                            t.make(v.k + 1)
+                                        },
+                                        t.make(k),
+                                    );
                                 }
                                 _ => {
                                     m.set_ttl(&t.make(k), Duration::from_millis(x % 3));
@@ -519,6 +639,108 @@ fn concurrent_churn_drops_everything_exactly_once() {
     t.assert_all_dropped_once();
 }
 
+/// Threads race removes, replacements, updates, refreshes and expiry (sweeps, purges) on
+/// the same 16 keys, round after round: each round they start together and take the
+/// keys in the same order, one role per key and thread, and their closures yield so that
+/// the decisions interleave. After each round the racers have exited (handing over what
+/// they retired) and a map-level purge drove reclamation: exactly the keys and values the
+/// map holds are alive then, every removed or replaced one was dropped, once.
+#[test]
+fn racing_removes_replacements_and_expiry_drop_each_value_exactly_once() {
+    const KEYS: u64 = 16;
+    const ROUNDS: u64 = 150;
+    const RACERS: u64 = 3;
+    let t = Tracker::new(60_000);
+    let clock = ManualClock::new();
+    {
+        let map = manual_map(&clock);
+        for round in 0..ROUNDS {
+            // Fresh values (replacing last round's), half of them expiring in 1 ms.
+            for k in 0..KEYS {
+                let m = map.pin();
+                if k % 2 == 0 {
+                    m.insert(t.make(k), t.make(k));
+                } else {
+                    m.insert_with_ttl(t.make(k), t.make(k), Duration::from_millis(1));
+                }
+            }
+            let ready = AtomicUsize::new(0);
+            std::thread::scope(|s| {
+                let hs: Vec<_> = (0..RACERS)
+                    .map(|r| {
+                        let (map, t, clock, ready) = (&map, &t, &clock, &ready);
+                        s.spawn(move || {
+                            gate(ready, RACERS as usize);
+                            let yielding = |v: &Tracked<'_>| {
+                                std::thread::yield_now();
+                                t.make(v.k)
+                            };
+                            for k in 0..KEYS {
+                                let m = map.pin();
+                                match ((r + k) % RACERS, (k + round) % 3) {
+                                    (0, 0) => {
+                                        m.remove(&t.make(k));
+                                    }
+                                    (0, 1) => {
+                                        let _ = m.remove_if(&t.make(k), |_, _| {
+                                            std::thread::yield_now();
+                                            true
+                                        });
+                                    }
+                                    (0, _) => {
+                                        m.compute(t.make(k), |e| {
+                                            std::thread::yield_now();
+                                            match e {
+                                                Some(_) => Operation::Remove,
+                                                None => Operation::Abort(()),
+                                            }
+                                        });
+                                    }
+                                    (1, 0) => {
+                                        m.insert(t.make(k), t.make(k));
+                                    }
+                                    (1, _) => {
+                                        m.update(t.make(k), yielding);
+                                    }
+                                    (_, 0) => {
+                                        if k < RACERS {
+                                            // Once per round: the odd keys expire.
+                                            clock.advance(Duration::from_millis(1));
+                                        }
+                                        m.set_ttl(&t.make(k), Duration::ZERO);
+                                    }
+                                    (_, 1) => {
+                                        m.purge_expired();
+                                    }
+                                    (_, _) => {
+                                        m.update_or_insert(t.make(k), yielding, t.make(k));
+                                    }
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+            });
+            map.purge_expired();
+            t.assert_no_double_drop();
+            assert_eq!(
+                t.created() - t.dropped(),
+                2 * map.len(),
+                "round {round}: objects alive beyond the map's keys and values"
+            );
+            assert_eq!(map.len(), map.pin().iter().count(), "round {round}");
+        }
+    }
+    t.assert_all_dropped_once();
+}
+
+/// Expired entries that nobody reads are unlinked within `bucket count` writes and then
+/// dropped under ordinary write traffic, with the map alive: each thread hands what it
+/// retired to the collector in batches of 64 (crate docs, "Memory reclamation"), and a
+/// handed-over batch is freed once the epoch moved on, which later batches' flushes do.
 #[test]
 fn never_read_expired_entries_are_dropped_under_write_traffic() {
     const N: u64 = 1000;
@@ -533,17 +755,35 @@ fn never_read_expired_entries_are_dropped_under_write_traffic() {
         }
         clock.advance(Duration::from_millis(100));
         // Unrelated writes only, each under its own short-lived pin.
+        let buckets = map.bucket_count() as u64;
         let mut writes = 0u64;
-        while stale.dropped() < 2 * N as usize {
-            let k = 1_000_000 + writes % 100;
+        let write_pair = |writes: &mut u64| {
+            let k = 1_000_000 + *writes % 100;
             map.pin().insert(traffic.make(k), traffic.make(k));
             map.pin().remove(&traffic.make(k));
-            writes += 2;
+            *writes += 2;
+        };
+        while writes < buckets {
+            write_pair(&mut writes);
+        }
+        assert!(
+            map.is_empty(),
+            "{} expired entries left after {writes} writes ({buckets} buckets)",
+            map.len()
+        );
+        // Then at most 63 unlinked nodes wait in this thread's list; each write pair
+        // retires one more node (the removed traffic key), so within 64 pairs the list
+        // is handed over, and two more hand-overs (flushes) move the epoch past it.
+        let unlinked_after = writes;
+        while stale.dropped() < 2 * N as usize {
+            write_pair(&mut writes);
             assert!(
-                writes < 100_000,
-                "only {} of {} stale keys and values dropped after {writes} writes",
+                writes <= unlinked_after + 3 * 64 * 2,
+                "only {} of {} stale keys and values dropped {} writes after they were \
+                 all unlinked",
                 stale.dropped(),
-                2 * N
+                2 * N,
+                writes - unlinked_after
             );
         }
         // All of them, with the map still alive.

@@ -1,6 +1,9 @@
 //! Model-based tests: random operation sequences are applied both to `ttlmap::HashMap`
 //! (driven by a `ManualClock`) and to a `std::collections::HashMap` model that tracks
-//! every entry's deadline, and every return value is compared.
+//! every entry's deadline, and every return value is compared. Most sequences use 12
+//! keys, so that operations hit each other; the many-key ones use 4096, with bulk fills
+//! and removals, so that growth through many directory segments, `shrink_to_fit` and the
+//! sweep over thousands of buckets meet the model too.
 //!
 //! The model keeps entries that expired but were not yet unlinked by the map: `len()`
 //! is only known to lie between the number of live entries and the number of entries
@@ -13,8 +16,13 @@ use std::time::Duration;
 use quickcheck::{Arbitrary, Gen, QuickCheck};
 use ttlmap::{Compute, Expiry, HashMap, ManualClock, Operation};
 
+/// The key type: wide enough for the many-key variant.
+type Key = u16;
+
 /// Keys are drawn from a small space so that operations hit each other.
-const KEYS: u8 = 12;
+const KEYS: Key = 12;
+/// The key space of the many-key variant: up to 4096 buckets, 13 directory segments.
+const MANY_KEYS: Key = 4096;
 
 /// TTLs in milliseconds: mostly "round" values (so that clock advances land exactly on
 /// deadlines), sometimes anything in 0..5000 ms; zero is common.
@@ -27,8 +35,8 @@ fn arb_ttl_ms(g: &mut Gen) -> u64 {
     }
 }
 
-fn arb_key(g: &mut Gen) -> u8 {
-    u8::arbitrary(g) % KEYS
+fn arb_key(g: &mut Gen, keys: Key) -> Key {
+    Key::arbitrary(g) % keys
 }
 
 fn arb_val(g: &mut Gen) -> u32 {
@@ -55,36 +63,36 @@ enum ComputeKind {
 /// An owned copy of a `Compute` result.
 #[derive(Debug, PartialEq, Eq)]
 enum Out {
-    Inserted(u8, u32),
+    Inserted(Key, u32),
     /// Key, old value, new value.
-    Updated(u8, u32, u32),
-    Removed(u8, u32),
+    Updated(Key, u32, u32),
+    Removed(Key, u32),
     Aborted(u8),
 }
 
 #[derive(Clone, Debug)]
 enum Op {
-    Insert(u8, u32),
-    InsertWithTtl(u8, u32, u64),
-    Get(u8),
-    GetKeyValue(u8),
-    ContainsKey(u8),
-    Remove(u8),
-    RemoveEntry(u8),
+    Insert(Key, u32),
+    InsertWithTtl(Key, u32, u64),
+    Get(Key),
+    GetKeyValue(Key),
+    ContainsKey(Key),
+    Remove(Key),
+    RemoveEntry(Key),
     /// Removes if the value is below the threshold.
-    RemoveIf(u8, u32),
-    TryInsert(u8, u32),
-    GetOrInsert(u8, u32),
-    GetOrInsertWith(u8, u32),
+    RemoveIf(Key, u32),
+    TryInsert(Key, u32),
+    GetOrInsert(Key, u32),
+    GetOrInsertWith(Key, u32),
     /// Adds to the value.
-    Update(u8, u32),
+    Update(Key, u32),
     /// Adds to the value, or inserts.
-    UpdateOrInsert(u8, u32, u32),
-    UpdateOrInsertWith(u8, u32, u32),
-    Compute(u8, ComputeKind),
-    Ttl(u8),
-    SetTtl(u8, u64),
-    Persist(u8),
+    UpdateOrInsert(Key, u32, u32),
+    UpdateOrInsertWith(Key, u32, u32),
+    Compute(Key, ComputeKind),
+    Ttl(Key),
+    SetTtl(Key, u64),
+    Persist(Key),
     PurgeExpired,
     /// `HashMap::shrink_to_fit` (`&mut`, between handles).
     ShrinkToFit,
@@ -93,6 +101,10 @@ enum Op {
     Clear,
     /// Advances the clock by this many milliseconds.
     Advance(u64),
+    /// Writes keys `from..from + n` (with this TTL in milliseconds, or the default).
+    Fill(Key, Key, Option<u64>),
+    /// Removes keys `from..from + n`.
+    RemoveRange(Key, Key),
     Iter,
     Len,
 }
@@ -112,41 +124,46 @@ impl Arbitrary for ComputeKind {
 
 impl Arbitrary for Op {
     fn arbitrary(g: &mut Gen) -> Self {
-        let k = arb_key(g);
-        match u8::arbitrary(g) % 26 {
-            0 | 1 => Op::Insert(k, arb_val(g)),
-            2..=4 => Op::InsertWithTtl(k, arb_val(g), arb_ttl_ms(g)),
-            5 => Op::Get(k),
-            6 => Op::GetKeyValue(k),
-            7 => Op::ContainsKey(k),
-            8 => Op::Remove(k),
-            9 => Op::RemoveEntry(k),
-            10 => Op::RemoveIf(k, arb_val(g)),
-            11 => Op::TryInsert(k, arb_val(g)),
-            12 => Op::GetOrInsert(k, arb_val(g)),
-            13 => Op::GetOrInsertWith(k, arb_val(g)),
-            14 => Op::Update(k, arb_val(g)),
-            15 => Op::UpdateOrInsert(k, arb_val(g), arb_val(g)),
-            16 => Op::UpdateOrInsertWith(k, arb_val(g), arb_val(g)),
-            17 => Op::Compute(k, ComputeKind::arbitrary(g)),
-            18 => Op::Ttl(k),
-            19 => Op::SetTtl(k, arb_ttl_ms(g)),
-            20 => Op::Persist(k),
-            21 => Op::PurgeExpired,
-            22 => {
-                if u8::arbitrary(g) % 4 == 0 {
-                    Op::Clear
-                } else {
-                    Op::Retain(u32::arbitrary(g) % 4 + 2)
-                }
+        arb_op(g, KEYS)
+    }
+}
+
+/// A random operation on keys `0..keys`.
+fn arb_op(g: &mut Gen, keys: Key) -> Op {
+    let k = arb_key(g, keys);
+    match u8::arbitrary(g) % 26 {
+        0 | 1 => Op::Insert(k, arb_val(g)),
+        2..=4 => Op::InsertWithTtl(k, arb_val(g), arb_ttl_ms(g)),
+        5 => Op::Get(k),
+        6 => Op::GetKeyValue(k),
+        7 => Op::ContainsKey(k),
+        8 => Op::Remove(k),
+        9 => Op::RemoveEntry(k),
+        10 => Op::RemoveIf(k, arb_val(g)),
+        11 => Op::TryInsert(k, arb_val(g)),
+        12 => Op::GetOrInsert(k, arb_val(g)),
+        13 => Op::GetOrInsertWith(k, arb_val(g)),
+        14 => Op::Update(k, arb_val(g)),
+        15 => Op::UpdateOrInsert(k, arb_val(g), arb_val(g)),
+        16 => Op::UpdateOrInsertWith(k, arb_val(g), arb_val(g)),
+        17 => Op::Compute(k, ComputeKind::arbitrary(g)),
+        18 => Op::Ttl(k),
+        19 => Op::SetTtl(k, arb_ttl_ms(g)),
+        20 => Op::Persist(k),
+        21 => Op::PurgeExpired,
+        22 => {
+            if u8::arbitrary(g) % 4 == 0 {
+                Op::Clear
+            } else {
+                Op::Retain(u32::arbitrary(g) % 4 + 2)
             }
-            23 | 24 => Op::Advance(arb_ttl_ms(g)),
-            _ => match u8::arbitrary(g) % 5 {
-                0 => Op::ShrinkToFit,
-                1 | 2 => Op::Iter,
-                _ => Op::Len,
-            },
         }
+        23 | 24 => Op::Advance(arb_ttl_ms(g)),
+        _ => match u8::arbitrary(g) % 5 {
+            0 => Op::ShrinkToFit,
+            1 | 2 => Op::Iter,
+            _ => Op::Len,
+        },
     }
 }
 
@@ -159,7 +176,7 @@ fn ms(ms: u64) -> Duration {
 struct Model {
     now: u64,
     default_ttl: Option<Duration>,
-    entries: StdMap<u8, (u32, Option<u64>)>,
+    entries: StdMap<Key, (u32, Option<u64>)>,
 }
 
 impl Model {
@@ -179,7 +196,7 @@ impl Model {
         e.1.is_none_or(|d| self.now < d)
     }
 
-    fn live(&self, k: u8) -> Option<u32> {
+    fn live(&self, k: Key) -> Option<u32> {
         self.entries
             .get(&k)
             .filter(|e| self.is_live(e))
@@ -190,7 +207,7 @@ impl Model {
         self.entries.values().filter(|e| self.is_live(e)).count()
     }
 
-    fn sorted_live(&self) -> Vec<(u8, u32)> {
+    fn sorted_live(&self) -> Vec<(Key, u32)> {
         let mut v: Vec<_> = self
             .entries
             .iter()
@@ -202,7 +219,7 @@ impl Model {
     }
 
     /// Writes `v` with a fresh deadline from `ttl`, returning the previous live value.
-    fn put(&mut self, k: u8, v: u32, ttl: Option<Duration>) -> Option<u32> {
+    fn put(&mut self, k: Key, v: u32, ttl: Option<Duration>) -> Option<u32> {
         let old = self.live(k);
         let d = self.deadline(ttl);
         self.entries.insert(k, (v, d));
@@ -210,14 +227,30 @@ impl Model {
     }
 
     /// Replaces the live value of `k`, keeping its deadline.
-    fn replace(&mut self, k: u8, v: u32) {
+    fn replace(&mut self, k: Key, v: u32) {
         self.entries.get_mut(&k).expect("live entry").0 = v;
     }
 
-    fn remove_live(&mut self, k: u8) -> Option<u32> {
+    fn remove_live(&mut self, k: Key) -> Option<u32> {
         let v = self.live(k)?;
         self.entries.remove(&k);
         Some(v)
+    }
+}
+
+/// Asserts that two sorted entry lists are equal, naming only the differences (a map of
+/// thousands of keys would print pages).
+fn assert_same(got: &[(Key, u32)], want: &[(Key, u32)], ctx: &str) {
+    if got != want {
+        let missing: Vec<_> = want.iter().filter(|e| !got.contains(e)).collect();
+        let extra: Vec<_> = got.iter().filter(|e| !want.contains(e)).collect();
+        let dups = got.windows(2).filter(|w| w[0] == w[1]).count();
+        panic!(
+            "{ctx}: {} entries, {} expected; missing {missing:?}, unexpected {extra:?}, \
+             {dups} duplicates",
+            got.len(),
+            want.len()
+        );
     }
 }
 
@@ -228,7 +261,7 @@ fn run(ops: &[Op], default_ttl: Option<Duration>) {
     if let Some(t) = default_ttl {
         builder = builder.default_ttl(t);
     }
-    let mut map: HashMap<u8, u32> = builder.build();
+    let mut map: HashMap<Key, u32> = builder.build();
     let mut model = Model::new(default_ttl);
     let dttl = model.default_ttl;
 
@@ -475,7 +508,7 @@ fn run(ops: &[Op], default_ttl: Option<Duration>) {
                     v % modulus != 0
                 });
                 seen.sort_unstable();
-                assert_eq!(seen, model.sorted_live(), "{ctx}: retain saw");
+                assert_same(&seen, &model.sorted_live(), &format!("{ctx}: retain saw"));
                 let now = model.now;
                 model
                     .entries
@@ -491,12 +524,29 @@ fn run(ops: &[Op], default_ttl: Option<Duration>) {
                 clock.advance(ms(t));
                 model.now += ms(t).as_nanos() as u64;
             }
+            Op::Fill(from, n, ttl) => {
+                for k in from..from.saturating_add(n) {
+                    let ttl = ttl.map(ms);
+                    let want = model.put(k, u32::from(k), ttl.or(dttl));
+                    let got = match ttl {
+                        Some(t) => m.insert_with_ttl(k, u32::from(k), t),
+                        None => m.insert(k, u32::from(k)),
+                    };
+                    assert_eq!(got.copied(), want, "{ctx}: key {k}");
+                }
+            }
+            Op::RemoveRange(from, n) => {
+                for k in from..from.saturating_add(n) {
+                    let want = model.remove_live(k);
+                    assert_eq!(m.remove(&k).copied(), want, "{ctx}: key {k}");
+                }
+            }
             Op::Iter => {
                 let mut got: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
                 got.sort_unstable();
                 let want = model.sorted_live();
-                assert_eq!(got, want, "{ctx}");
-                let mut keys: Vec<u8> = m.keys().copied().collect();
+                assert_same(&got, &want, &ctx);
+                let mut keys: Vec<Key> = m.keys().copied().collect();
                 keys.sort_unstable();
                 assert_eq!(
                     keys,
@@ -528,7 +578,7 @@ fn run(ops: &[Op], default_ttl: Option<Duration>) {
     assert_eq!(m.len(), model.live_count(), "final len");
     let mut got: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
     got.sort_unstable();
-    assert_eq!(got, model.sorted_live(), "final contents");
+    assert_same(&got, &model.sorted_live(), "final contents");
 }
 
 #[test]
@@ -576,6 +626,66 @@ fn long_random_sequences_match_model() {
         .rng(Gen::new(1000))
         .quickcheck(prop as fn(Vec<Op>) -> bool);
 }
+
+/// Operation sequences over [`MANY_KEYS`] keys: bulk fills (up to 2500 keys, with or
+/// without TTLs) and bulk removals grow the table through many directory segments and
+/// shrink it again (`shrink_to_fit` rebuilds it), and single operations on random keys
+/// meet them, as do iteration, `retain`, purges and the incremental sweep.
+#[derive(Clone, Debug)]
+struct ManyKeys(Vec<Op>);
+
+impl Arbitrary for ManyKeys {
+    fn arbitrary(g: &mut Gen) -> Self {
+        let len = usize::arbitrary(g) % g.size().max(1);
+        let ops = (0..len)
+            .map(|_| {
+                let from = Key::arbitrary(g) % MANY_KEYS;
+                match u8::arbitrary(g) % 20 {
+                    0..=2 => {
+                        let n = (Key::arbitrary(g) % 2500).min(MANY_KEYS - from);
+                        let ttl = (u8::arbitrary(g) % 3 != 0).then(|| arb_ttl_ms(g));
+                        Op::Fill(from, n, ttl)
+                    }
+                    3 => Op::RemoveRange(from, (Key::arbitrary(g) % 1500).min(MANY_KEYS - from)),
+                    4 => Op::ShrinkToFit,
+                    _ => arb_op(g, MANY_KEYS),
+                }
+            })
+            .collect();
+        ManyKeys(ops)
+    }
+
+    fn shrink(&self) -> Box<dyn Iterator<Item = Self>> {
+        Box::new(self.0.shrink().map(ManyKeys))
+    }
+}
+
+#[test]
+fn random_ops_over_many_keys_match_model() {
+    fn prop(ops: ManyKeys) -> bool {
+        run(&ops.0, None);
+        true
+    }
+    QuickCheck::new()
+        .tests(MANY_KEY_TESTS)
+        .rng(Gen::new(40))
+        .quickcheck(prop as fn(ManyKeys) -> bool);
+}
+
+#[test]
+fn random_ops_over_many_keys_match_model_with_default_ttl() {
+    fn prop(ttl: DefaultTtl, ops: ManyKeys) -> bool {
+        run(&ops.0, Some(ms(ttl.0)));
+        true
+    }
+    QuickCheck::new()
+        .tests(MANY_KEY_TESTS)
+        .rng(Gen::new(40))
+        .quickcheck(prop as fn(DefaultTtl, ManyKeys) -> bool);
+}
+
+/// Cases per many-key property: a few seconds for the whole file on a busy machine.
+const MANY_KEY_TESTS: u64 = 300;
 
 /// A few hand-written sequences that pin down the semantics the model encodes.
 #[test]
