@@ -1,0 +1,57 @@
+#![cfg(ttlmap_loom)]
+//! The bucket filter (`src/raw/filter.rs`): a lookup may answer "absent" from a bucket's
+//! filter byte without walking the bucket, so the byte must never miss a key that is in
+//! the map, whatever the interleaving of inserts, growth and bucket initialisation.
+
+use loom::sync::Arc;
+use loom::thread;
+use loom_tests::{map_with, model, val, MaskHasher, Val};
+use ttlmap::ManualClock;
+
+/// A lookup racing the insert of its key: `None` or the value, never anything else, and
+/// after the insert returned, the value.
+#[test]
+fn insert_vs_filtered_get() {
+    model("insert_vs_filtered_get", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().insert(1, Val::new(10))));
+        let seen = val(map.pin().get(&1));
+        assert!(matches!(seen, None | Some(10)), "{seen:?}");
+        assert_eq!(t.join().unwrap(), None);
+        assert_eq!(val(map.pin().get(&1)), Some(10), "the filter hid a present key");
+    });
+}
+
+/// An insert that read the old bucket count (2) sets its key's bit in the parent
+/// bucket's byte, racing growth to 4 buckets and the initialisation of the child bucket,
+/// which copies the parent's byte. Key `K` is in bucket 1 of 2 and in bucket 3 of 4 (its
+/// low bits are 3), and its filter bit (from hash bits 32 and up) differs from key 7's, so
+/// key 7's insert into bucket 3 does not set it by chance. After both threads are done, a
+/// lookup reads bucket 3's byte: it must hold `K`'s bit (either the copy saw it, or the
+/// insert saw the growth and set it there too).
+/// Bucket 3 at 2 or more buckets; filter bit 1 (key 7's is bit 0).
+const K: u64 = 3 | 1 << 32;
+
+#[test]
+fn stale_size_insert_vs_split_and_child_init() {
+    model("stale_size_insert_vs_split_and_child_init", 2, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        // Two keys in bucket 0: the next insert doubles the table to 4 buckets.
+        map.pin().insert(0, Val::new(0));
+        map.pin().insert(2, Val::new(2));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().insert(K, Val::new(30))));
+        // The third key doubles the table; key 7 then initialises bucket 3 (7 & 3),
+        // whose byte inherits bucket 1's.
+        map.pin().insert(4, Val::new(4));
+        map.pin().insert(7, Val::new(70));
+        assert_eq!(t.join().unwrap(), None);
+        assert!(map.bucket_count() >= 4);
+        assert_eq!(val(map.pin().get(&K)), Some(30), "the child's filter missed the key");
+        assert_eq!(val(map.pin().get(&7)), Some(70));
+    });
+}
+
