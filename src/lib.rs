@@ -59,8 +59,8 @@
 //! **Reclamation of expired entries.** Reads never write, so expired entries are
 //! unlinked by writers: while the clock is past the earliest deadline in the map, every
 //! write sweeps one bucket of the table (up to four while it keeps finding expired
-//! entries), so an entry that expired is unlinked within `bucket count` writes (the
-//! bucket count is at most twice the map's peak length, or its capacity hint), with no
+//! entries), so an entry that expired is unlinked within `bucket count` writes started
+//! after its expiry (the bucket count is at most twice the map's peak length, or its capacity hint), with no
 //! background thread. Once a full cycle of the sweep (or a purge) finds no entry with a
 //! deadline left, writes stop sweeping until a deadline is written again.
 //! [`purge_expired`](HashMapRef::purge_expired) unlinks all expired entries at once. A
