@@ -185,7 +185,10 @@ where
     ) -> Option<&'g V> {
         let hash = self.hash(&key);
         let cell = OwnedCell::new(value, deadline);
-        match self.raw.insert(hash, key, cell, Policy::Replace, now, g.protect()) {
+        match self
+            .raw
+            .insert(hash, key, cell, Policy::Replace, now, g.protect())
+        {
             Inserted::New(..) => None,
             Inserted::Replaced { old, .. } => old.map(|c| &c.value),
             Inserted::Occupied { .. } => unreachable!("Policy::Replace never reports Occupied"),
@@ -232,7 +235,10 @@ where
         g: &'g RawGuard<'_>,
     ) -> Result<&'g V, (&'g V, K, OwnedCell<V>)> {
         let hash = self.hash(&key);
-        match self.raw.insert(hash, key, cell, Policy::IfVacant, now, g.protect()) {
+        match self
+            .raw
+            .insert(hash, key, cell, Policy::IfVacant, now, g.protect())
+        {
             Inserted::New(_, c) | Inserted::Replaced { new: c, .. } => Ok(&c.value),
             Inserted::Occupied {
                 current, key, cell, ..
@@ -404,7 +410,10 @@ where
             if !f(&node.key, &cell.value) {
                 return Err((&node.key, &cell.value));
             }
-            if self.raw.remove_cell(node, cell, |d| now.live(d), g.protect()) {
+            if self
+                .raw
+                .remove_cell(node, cell, |d| now.live(d), g.protect())
+            {
                 self.raw.sweep_step(&mut now, g.protect());
                 return Ok(Some((&node.key, &cell.value)));
             }

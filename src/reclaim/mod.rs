@@ -41,8 +41,8 @@
 mod panics;
 mod participant;
 
-use std::fmt;
 use std::cell::UnsafeCell;
+use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
