@@ -20,7 +20,11 @@ fn insert_vs_filtered_get() {
         let seen = val(map.pin().get(&1));
         assert!(matches!(seen, None | Some(10)), "{seen:?}");
         assert_eq!(t.join().unwrap(), None);
-        assert_eq!(val(map.pin().get(&1)), Some(10), "the filter hid a present key");
+        assert_eq!(
+            val(map.pin().get(&1)),
+            Some(10),
+            "the filter hid a present key"
+        );
     });
 }
 
@@ -50,8 +54,45 @@ fn stale_size_insert_vs_split_and_child_init() {
         map.pin().insert(7, Val::new(70));
         assert_eq!(t.join().unwrap(), None);
         assert!(map.bucket_count() >= 4);
-        assert_eq!(val(map.pin().get(&K)), Some(30), "the child's filter missed the key");
+        assert_eq!(
+            val(map.pin().get(&K)),
+            Some(30),
+            "the child's filter missed the key"
+        );
         assert_eq!(val(map.pin().get(&7)), Some(70));
     });
 }
 
+/// Key `K2` is in bucket 3 of 4, like key 3, with a different filter bit.
+const K2: u64 = 3 | 1 << 32;
+
+/// Two inserts into bucket 3 of 4, which neither finds ready: one claims its
+/// initialisation, the other (finding it claimed) sets its bit in bucket 3's byte, which
+/// is not valid yet, and links its node from bucket 1. Its own lookup right after, while
+/// the first may still be initialising, must see the key: a byte that is not valid yet
+/// still holds the bits set in it, so lookups and initialisers merge the bytes from the
+/// bucket up to its nearest valid ancestor (a regression: they used to skip to that
+/// ancestor, which lacks the bit). Two threads: the main thread inserts and looks up.
+#[test]
+fn insert_into_claimed_bucket_vs_lookup() {
+    model("insert_into_claimed_bucket_vs_lookup", 3, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        // Three keys in bucket 0: the table doubles to 4 buckets; bucket 3 is not linked.
+        for k in [0, 2, 4] {
+            map.pin().insert(k, Val::new(k));
+        }
+        assert_eq!(map.bucket_count(), 4);
+        let m1 = map.clone();
+        let t1 = thread::spawn(move || val(m1.pin().insert(3, Val::new(30))));
+        assert_eq!(val(map.pin().insert(K2, Val::new(31))), None);
+        assert_eq!(
+            val(map.pin().get(&K2)),
+            Some(31),
+            "the filter hid a present key"
+        );
+        assert_eq!(t1.join().unwrap(), None);
+        assert_eq!(val(map.pin().get(&3)), Some(30));
+        assert_eq!(val(map.pin().get(&K2)), Some(31));
+    });
+}

@@ -126,9 +126,10 @@ fn get_or_insert_with_one_winner() {
 ///
 /// The property behind a bug the `concurrent` fuzz target found: `insert` used to re-read
 /// the node's cell *after* linking it, so a remover in between made it return a null or
-/// foreign cell. Loom did not reproduce that bug with this model (it never let the
-/// Relaxed re-read observe the remover's CAS); the fuzz artifact
-/// `fuzz/artifacts/concurrent/crash-32beebae…`, replayed in CI, is the regression input.
+/// foreign cell. Loom reproduces that bug with this model only thanks to the loom-only
+/// no-op RMW after the link in `RawMap::insert` (see the README); the fuzz artifact
+/// `fuzz/artifacts/concurrent/crash-32beebae…`, replayed in CI, is a second regression
+/// input.
 #[test]
 fn try_insert_returns_own_value_while_removed() {
     model("try_insert_returns_own_value_while_removed", 3, || {

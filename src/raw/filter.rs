@@ -10,7 +10,10 @@
 //!
 //! The difficulty is growth. When the bucket count doubles, a new bucket's byte starts
 //! as a copy of its parent's (the keys of the child's interval were all in the parent's),
-//! and becomes [`VALID`]; until then a lookup uses the nearest valid ancestor's byte. But
+//! and becomes [`VALID`]; until then a lookup merges the bytes from the bucket up to its
+//! nearest valid ancestor (an insert that found its bucket claimed by another thread's
+//! initialisation set its bit in the bucket's byte, not valid yet, and linked from an
+//! ancestor; an initialiser merges the same way from the parent). But
 //! an insert that read the old bucket count sets its bit in the *parent's* byte, possibly
 //! after the child copied it. So an insert, after setting its bit, issues a SeqCst fence
 //! and reads the bucket count again, and if it grew, sets its bit in the buckets of every
@@ -52,21 +55,34 @@ impl<K, V> RawMap<K, V> {
         // Acquire: a size read alike by everyone (growth is a SeqCst CAS); see the module
         // docs for why the second read below is what makes a clear bit trustworthy.
         let size = self.size.load(Ordering::Acquire);
-        let mut b = (hash as usize) & (size - 1);
-        let byte = loop {
+        let byte = self.merged_filter((hash as usize) & (size - 1));
+        // Relaxed: coherence orders it after the first read.
+        byte & bit(hash) != 0 || self.size.load(Ordering::Relaxed) != size
+    }
+
+    /// The bits that cover bucket `b`: the union of the bytes of `b` and its ancestors up
+    /// to and including the nearest valid one (`b` itself if valid). A byte that is not
+    /// valid yet still holds the bits that inserts set in it meanwhile: an insert that
+    /// found its bucket claimed by another thread's initialisation sets its bit there and
+    /// links its node from an ancestor, and neither a lookup nor a child's initialiser
+    /// may skip that bit (loom model `insert_into_claimed_bucket_vs_lookup`).
+    #[inline]
+    fn merged_filter(&self, mut b: usize) -> u8 {
+        let mut bits = 0;
+        loop {
             if let Some(f) = self.dir.filter_if_any(b) {
-                // Relaxed: the bit was set before the node was linked; a lookup that must
-                // see the node is ordered after that link, hence after the bit.
+                // Relaxed: a bit was set before its node was linked; a lookup that must
+                // see the node is ordered after that link, hence after the bit (an
+                // initialiser is ordered by its fence, see `inherit_filter`).
                 let v = f.load(Ordering::Relaxed);
+                bits |= v;
                 if v & VALID != 0 {
-                    break v;
+                    return bits;
                 }
             }
             // Bucket 0's byte is valid from the start, so this ends.
             b = parent(b);
-        };
-        // Relaxed: coherence orders it after the first read.
-        byte & bit(hash) != 0 || self.size.load(Ordering::Relaxed) != size
+        }
     }
 
     /// Sets the bit of `hash` in its bucket's filter byte at the bucket count `size` and
@@ -105,20 +121,23 @@ impl<K, V> RawMap<K, V> {
         }
     }
 
-    /// Makes bucket `b`'s filter byte valid, holding its parent's bits (plus any an insert
-    /// set in it already). Called by the bucket's initialiser, before the bucket is
-    /// published; its parent is ready, hence its byte valid.
+    /// Makes bucket `b`'s filter byte valid, holding the bits that cover its parent
+    /// ([`merged_filter`](Self::merged_filter): the parent may be claimed by another
+    /// initialiser and not valid yet), plus any an insert set in `b` already. Called by
+    /// the bucket's initialiser, before the bucket is published.
     pub(crate) fn inherit_filter(&self, b: usize) {
         // SeqCst: pairs with the fence in `mark_filter`; after our read of the bucket
         // count that made us initialise `b`.
         fence(Ordering::SeqCst);
-        // Relaxed: ordered by the fence (and the parent's byte was made valid before the
-        // parent was published, which we read with Acquire).
-        let inherited = self.dir.filter(parent(b)).load(Ordering::Relaxed);
-        debug_assert!(inherited & VALID != 0, "a ready parent has a valid filter");
+        // Ordered by the fence. An insert whose last re-read of the count preceded our
+        // fence set its bit in a bucket of some count below ours, an ancestor of `b`:
+        // either between `b` and its nearest valid ancestor (merged here) or above it,
+        // in which case that ancestor's own initialiser came after the insert's fence
+        // for the same reason and merged the bit (induction up to bucket 0).
+        let inherited = self.merged_filter(parent(b));
         // Relaxed: the bucket's publication (a Release CAS) publishes it to the lookups
         // that use the bucket; lookups that use the byte before then see it or an older
-        // value (not valid: they use the parent's, which was valid before).
+        // value (not valid: they merge it with the bytes above, up to a valid one).
         self.dir.filter(b).fetch_or(inherited, Ordering::Relaxed);
     }
 }
