@@ -365,3 +365,269 @@ impl Policy {
             .map(|(i, _)| i)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A distinct, scattered hash per key.
+    fn h(k: u64) -> u64 {
+        k.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn entry(hash: u64, meta: &AtomicMeta) -> Sampled<'_> {
+        Sampled {
+            hash,
+            meta,
+            expired: false,
+        }
+    }
+
+    /// The map as the policy sees it: a table of live entries it samples from, and a
+    /// lookup by hash for the window's candidate (the harness's model, in small).
+    struct Model {
+        policy: Policy,
+        cap: usize,
+        hashes: Vec<u64>,
+        metas: Vec<AtomicMeta>,
+        slot: HashMap<u64, usize>,
+        rng: u64,
+    }
+
+    impl Model {
+        fn new(cap: usize, cfg: Config) -> Model {
+            Model {
+                policy: Policy::new(cap as u64, cfg),
+                cap,
+                hashes: Vec::new(),
+                metas: Vec::new(),
+                slot: HashMap::new(),
+                rng: 1,
+            }
+        }
+
+        fn random(&mut self, n: usize) -> usize {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            (self.rng % n as u64) as usize
+        }
+
+        /// A request: `true` on a hit; a miss inserts the key and evicts down to `cap`.
+        fn access(&mut self, hash: u64) -> bool {
+            if let Some(&i) = self.slot.get(&hash) {
+                self.policy.on_hit(hash, &self.metas[i]);
+                return true;
+            }
+            let ins = self.policy.on_insert(hash);
+            self.slot.insert(hash, self.hashes.len());
+            self.hashes.push(hash);
+            self.metas.push(AtomicMeta::new(ins.meta));
+            if self.hashes.len() > self.cap {
+                let cand = ins.candidate.and_then(|c| self.slot.get(&c).copied());
+                let picked: Vec<usize> = (0..self.policy.config().sample)
+                    .map(|_| self.random(self.hashes.len()))
+                    .collect();
+                let sample: Vec<Sampled<'_>> = picked
+                    .iter()
+                    .map(|&j| entry(self.hashes[j], &self.metas[j]))
+                    .collect();
+                let c = cand.map(|j| entry(self.hashes[j], &self.metas[j]));
+                let v = match self.policy.choose_victim(c.as_ref(), &sample) {
+                    Some(Choice::Candidate) => cand.expect("a candidate was offered"),
+                    Some(Choice::Sampled(i)) => picked[i],
+                    None => unreachable!("a full table has a sample"),
+                };
+                let gone = self.hashes.swap_remove(v);
+                self.metas.swap_remove(v);
+                self.slot.remove(&gone);
+                if v < self.hashes.len() {
+                    self.slot.insert(self.hashes[v], v);
+                }
+            }
+            false
+        }
+    }
+
+    #[test]
+    fn expired_entries_are_the_first_victims() {
+        let p = Policy::new(100, Config::default());
+        // A frequent, protected, recently refreshed entry that has expired, among cold
+        // old ones: the expired one goes, and so does an expired candidate.
+        for _ in 0..10 {
+            p.on_insert(h(1));
+        }
+        let hot = AtomicMeta::new(Meta::new(1000, PROTECTED));
+        let cold: Vec<AtomicMeta> = (0..4).map(|_| AtomicMeta::new(Meta::new(0, 0))).collect();
+        let mut sample: Vec<Sampled<'_>> = cold.iter().map(|m| entry(h(50), m)).collect();
+        sample.insert(
+            2,
+            Sampled {
+                expired: true,
+                ..entry(h(1), &hot)
+            },
+        );
+        assert_eq!(p.choose_victim(None, &sample), Some(Choice::Sampled(2)));
+        let cand_meta = AtomicMeta::new(Meta::new(1000, NEW));
+        let cand = Sampled {
+            expired: true,
+            ..entry(h(1), &cand_meta)
+        };
+        assert_eq!(
+            p.choose_victim(Some(&cand), &sample),
+            Some(Choice::Candidate)
+        );
+    }
+
+    #[test]
+    fn a_fresh_hit_writes_nothing_and_a_stale_one_refreshes() {
+        // Capacity 1024: a stamp is stale after 16 inserts.
+        let p = Policy::new(1024, Config::default());
+        let ins = p.on_insert(h(1));
+        let meta = AtomicMeta::new(Meta(ins.meta.0 & !NEW | PROTECTED));
+        let before = (meta.load(), p.frequency(h(1)));
+        for _ in 0..100 {
+            p.on_hit(h(1), &meta);
+        }
+        assert_eq!(
+            (meta.load(), p.frequency(h(1))),
+            before,
+            "fresh hits neither refresh the stamp nor count in the sketch"
+        );
+        for k in 100..140 {
+            p.on_insert(h(k));
+        }
+        p.on_hit(h(1), &meta);
+        assert!(
+            meta.load().stamp() > before.0.stamp(),
+            "a stale stamp is refreshed"
+        );
+        assert_eq!(p.frequency(h(1)), before.1 + 1, "and the hit is recorded");
+        assert!(meta.load().is_protected(), "flags survive a refresh");
+    }
+
+    #[test]
+    fn the_first_hit_in_main_protects_and_a_window_hit_does_not() {
+        let p = Policy::new(1024, Config::default());
+        let ins = p.on_insert(h(1));
+        let in_window = AtomicMeta::new(ins.meta);
+        p.on_hit(h(1), &in_window);
+        assert!(!in_window.load().is_protected());
+        let in_main = AtomicMeta::new(Meta(ins.meta.0 & !NEW));
+        p.on_hit(h(1), &in_main);
+        assert!(in_main.load().is_protected());
+    }
+
+    #[test]
+    fn the_less_frequent_of_candidate_and_victim_goes() {
+        let p = Policy::new(1000, Config::default());
+        for _ in 0..5 {
+            p.on_insert(h(1)); // the candidate, frequent
+        }
+        p.on_insert(h(2)); // the victim, once
+        let cand = AtomicMeta::new(Meta::new(0, NEW));
+        let victim = AtomicMeta::new(Meta::new(0, 0));
+        let sample = [entry(h(2), &victim)];
+        assert_eq!(
+            p.choose_victim(Some(&entry(h(1), &cand)), &sample),
+            Some(Choice::Sampled(0))
+        );
+        assert!(!cand.load().is_new(), "the winner joins the main region");
+
+        let loser = AtomicMeta::new(Meta::new(0, NEW));
+        let strong = [entry(h(1), &victim)];
+        assert_eq!(
+            p.choose_victim(Some(&entry(h(2), &loser)), &strong),
+            Some(Choice::Candidate)
+        );
+        assert!(loser.load().is_new());
+        // A judged candidate is not judged again: the main victim goes.
+        assert_eq!(
+            p.choose_victim(Some(&entry(h(2), &cand)), &strong),
+            Some(Choice::Sampled(0))
+        );
+    }
+
+    #[test]
+    fn main_victim_order_unprotected_then_rare_then_old() {
+        let p = Policy::new(1000, Config::default());
+        for _ in 0..5 {
+            p.on_insert(h(1));
+        }
+        for k in 0..200 {
+            p.on_insert(h(1000 + k)); // moves the clock past the window
+        }
+        let m = |stamp, flags| AtomicMeta::new(Meta::new(stamp, flags));
+        let metas = [
+            m(1, PROTECTED),       // 0: protected, oldest
+            m(2, 0),               // 1: frequent
+            m(50, 0),              // 2: rare, young
+            m(p.clock.now(), NEW), // 3: still in the window
+            m(40, 0),              // 4: rare, old
+        ];
+        let hashes = [h(3), h(1), h(4), h(5), h(6)];
+        let mut left: Vec<usize> = (0..metas.len()).collect();
+        let mut order = Vec::new();
+        while !left.is_empty() {
+            let sample: Vec<Sampled<'_>> =
+                left.iter().map(|&i| entry(hashes[i], &metas[i])).collect();
+            let i = p.main_victim(&sample, p.clock.now()).unwrap();
+            order.push(left.remove(i));
+        }
+        assert_eq!(order, [4, 2, 1, 0, 3]);
+    }
+
+    #[test]
+    fn a_scan_does_not_flush_the_hot_set() {
+        // 200 hot keys in a cache of 1,000, then 50,000 keys seen once, with a hot
+        // request between scan requests: the hot keys stay.
+        let mut m = Model::new(1000, Config::default());
+        for _ in 0..20 {
+            for k in 0..200 {
+                m.access(h(k));
+            }
+        }
+        let mut hot_hits = 0;
+        for i in 0..50_000u64 {
+            m.access(h(1_000_000 + i));
+            hot_hits += u64::from(m.access(h(i % 200)));
+        }
+        assert!(
+            hot_hits > 49_000,
+            "hot hits during the scan: {hot_hits} of 50000"
+        );
+    }
+
+    #[test]
+    fn keys_that_come_back_soon_grow_the_window() {
+        // Every key comes back once, 40 inserts later, in a cache of 1,000: TinyLFU
+        // with the initial window (10 inserts) rejects them at its exit, and their
+        // ghosts (back within the gate) grow the window.
+        let mut m = Model::new(1000, Config::default());
+        let initial = m.policy.window();
+        for i in 0..20_000u64 {
+            m.access(h(i));
+            if i >= 40 {
+                m.access(h(i - 40));
+            }
+        }
+        let grown = m.policy.window();
+        assert!(grown > 3 * initial, "window {initial} -> {grown}");
+    }
+
+    #[test]
+    fn the_sketch_is_halved_every_period() {
+        // Capacity 8, 20 events per entry: halving every 160 recorded events.
+        let p = Policy::new(8, Config::default());
+        for _ in 0..12 {
+            p.on_insert(h(1));
+        }
+        assert_eq!(p.frequency(h(1)), 12);
+        for k in 0..(160 - 12) {
+            p.on_insert(h(100 + k));
+        }
+        assert_eq!(p.frequency(h(1)), 6);
+    }
+}

@@ -76,3 +76,27 @@ impl std::fmt::Debug for Ticker {
         f.debug_struct("Ticker").field("now", &self.now()).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publishes_once_per_batch() {
+        let t = Ticker::new();
+        for _ in 1..BATCH {
+            assert_eq!(t.advance(), None);
+        }
+        assert_eq!(
+            t.now(),
+            0,
+            "nothing is published before a batch is complete"
+        );
+        assert_eq!(t.advance(), Some((0, BATCH)));
+        assert_eq!(t.now(), BATCH);
+        for _ in 1..BATCH {
+            assert_eq!(t.advance(), None);
+        }
+        assert_eq!(t.advance(), Some((BATCH, 2 * BATCH)));
+    }
+}

@@ -205,3 +205,118 @@ impl Window {
             .store(len.clamp(self.min, self.max()), Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(initial: u64, min: u64, max: u64, gate: u64) -> Window {
+        Window::new(Sizes {
+            initial,
+            min,
+            max,
+            ghosts: 64,
+            step: 2,
+            gate,
+        })
+    }
+
+    #[test]
+    fn the_candidate_was_inserted_len_inserts_earlier() {
+        let w = window(3, 3, 3, 0);
+        let out: Vec<Option<u64>> = (100..108).map(|h| w.push(h)).collect();
+        assert_eq!(
+            out,
+            [
+                None,
+                None,
+                None,
+                Some(100),
+                Some(101),
+                Some(102),
+                Some(103),
+                Some(104)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_zero_window_names_the_new_entry() {
+        let w = window(0, 0, 0, 0);
+        assert_eq!(w.push(7), Some(7));
+        let adaptive = window(0, 0, 10, 0);
+        assert_eq!(adaptive.push(8), Some(8));
+    }
+
+    #[test]
+    fn after_growing_the_candidate_is_older() {
+        let w = window(2, 0, 10, 0);
+        for h in 1..=6 {
+            w.push(h);
+        }
+        w.set_len(4);
+        // Insert 6 (hash 7) now names the hash inserted 4 inserts earlier (hash 3).
+        assert_eq!(w.push(7), Some(3));
+    }
+
+    #[test]
+    fn ghosts_steer_the_window_both_ways_within_bounds() {
+        let w = window(10, 4, 14, 0);
+        w.remember(1, Ghost::Candidate, 0);
+        assert_eq!(w.recall(1, 5), Some(Ghost::Candidate));
+        assert_eq!(
+            w.len(),
+            12,
+            "a lost candidate that came back grows the window"
+        );
+        w.remember(2, Ghost::Main, 5);
+        assert_eq!(w.recall(2, 6), Some(Ghost::Main));
+        assert_eq!(w.len(), 10, "a main victim that came back shrinks it");
+        for k in 10..20 {
+            w.remember(k, Ghost::Candidate, 6);
+            w.recall(k, 6);
+        }
+        assert_eq!(w.len(), 14, "clamped to the largest window");
+        for k in 20..40 {
+            w.remember(k, Ghost::Main, 6);
+            w.recall(k, 6);
+        }
+        assert_eq!(w.len(), 4, "clamped to the smallest window");
+    }
+
+    #[test]
+    fn a_ghost_counts_once_and_only_for_its_key() {
+        let w = window(10, 0, 20, 0);
+        w.remember(1, Ghost::Candidate, 0);
+        assert_eq!(w.recall(2, 1), None, "another key has no ghost");
+        assert_eq!(w.recall(1, 1), Some(Ghost::Candidate));
+        assert_eq!(w.recall(1, 2), None, "the ghost was consumed");
+        assert_eq!(w.len(), 12);
+    }
+
+    #[test]
+    fn a_ghost_older_than_the_gate_is_no_evidence() {
+        let w = window(10, 0, 20, 5);
+        w.remember(1, Ghost::Candidate, 100);
+        assert_eq!(
+            w.recall(1, 116),
+            None,
+            "16 inserts later: past window + gate"
+        );
+        assert_eq!(w.len(), 10);
+        w.remember(1, Ghost::Candidate, 100);
+        assert_eq!(w.recall(1, 115), Some(Ghost::Candidate), "15: within");
+    }
+
+    #[test]
+    fn the_rarer_kind_of_ghost_steps_further() {
+        // Three main ghosts and one candidate ghost: the candidate's step is 2 × 3.
+        let w = window(10, 0, 40, 0);
+        for k in 1..=3 {
+            w.remember(k, Ghost::Main, 0);
+        }
+        w.remember(9, Ghost::Candidate, 0);
+        w.recall(9, 1);
+        assert_eq!(w.len(), 16);
+    }
+}
