@@ -193,10 +193,10 @@ mod tests {
 
     #[test]
     fn belady_by_hand() {
-        // Capacity 2: 1 2 3 (bypassed: needed after 1 and 2) 1 2 3 (miss) 1: MIN keeps
-        // 1 and 2 through the first 3, then hits 1 and 2.
-        let t = trace(vec![1, 2, 3, 1, 2, 3, 1]);
-        assert_eq!(belady(&t, &t.next_use(), 2), 3);
+        // Capacity 2: 1 2 3 1 2 1 2 3. MIN bypasses the first 3 (needed after both 1
+        // and 2) and hits 1 2 1 2: four hits. Admitting 3 would cost one.
+        let t = trace(vec![1, 2, 3, 1, 2, 1, 2, 3]);
+        assert_eq!(belady(&t, &t.next_use(), 2), 4);
     }
 
     #[test]
