@@ -342,27 +342,33 @@ impl Policy {
     }
 
     /// The main region's victim among `sample`: the first in [`MainOrder`], entries
-    /// still in the window (unjudged and refreshed within it) last.
+    /// still in the window (unjudged and refreshed within it) last. The sketch is read
+    /// only for the entries of the best class (window, protected), to touch fewer lines.
     fn main_victim(&self, sample: &[Sampled<'_>], now: u64) -> Option<usize> {
         let window = self.window.len();
-        let key = |s: &Sampled<'_>| {
-            let m = s.meta.load();
+        let class = |m: Meta| {
             let in_window = m.is_new() && now.wrapping_sub(m.stamp()) < window;
-            let rank = match self.cfg.main {
-                MainOrder::Lru => 0,
-                MainOrder::Lfu => u64::from(self.sketch.frequency(s.hash)),
-                MainOrder::Slru => u64::from(m.is_protected()),
-                MainOrder::SlruLfu => {
-                    u64::from(m.is_protected()) << 8 | u64::from(self.sketch.frequency(s.hash))
-                }
-            };
-            (in_window, rank, m.stamp())
+            let protected = self.protects() && m.is_protected();
+            (in_window, protected)
         };
+        let best = sample.iter().map(|s| class(s.meta.load())).min()?;
+        let by_frequency = matches!(self.cfg.main, MainOrder::Lfu | MainOrder::SlruLfu);
         sample
             .iter()
             .enumerate()
-            .min_by_key(|(_, s)| key(s))
-            .map(|(i, _)| i)
+            .filter_map(|(i, s)| {
+                let m = s.meta.load();
+                (class(m) == best).then(|| {
+                    let f = if by_frequency {
+                        self.sketch.frequency(s.hash)
+                    } else {
+                        0
+                    };
+                    (f, m.stamp(), i)
+                })
+            })
+            .min()
+            .map(|(_, _, i)| i)
     }
 }
 
