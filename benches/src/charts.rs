@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
@@ -303,8 +304,13 @@ impl Charts {
                     .x_label_area_size(44)
                     .y_label_area_size(70);
             }
-            let mut chart = builder
-                .build_cartesian_2d((x_min / 1.15..x_max * 1.15).log_scale(), 0f64..y_max)?;
+            let mut chart = builder.build_cartesian_2d(
+                // Ticks at the measured sizes, not at the log scale's round numbers.
+                (x_min / 1.15..x_max * 1.15)
+                    .log_scale()
+                    .with_key_points(xs.to_vec()),
+                0f64..y_max,
+            )?;
             {
                 let mut mesh = chart.configure_mesh();
                 if self.text {

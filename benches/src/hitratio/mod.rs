@@ -153,12 +153,12 @@ pub fn load_traces(workspace: &Path, quick: bool) -> (Vec<Trace>, Vec<String>) {
         }
     }
     let zipf_sizes = [1_000, 5_000, 25_000, 100_000];
-    out.push(traces::zipf(0.8, 1_000_000, 2_000_000, 8, &zipf_sizes));
-    out.push(traces::zipf(1.0, 1_000_000, 2_000_000, 10, &zipf_sizes));
+    out.push(traces::zipf(0.8, 1_000_000, 1_000_000, 8, &zipf_sizes));
+    out.push(traces::zipf(1.0, 1_000_000, 1_000_000, 10, &zipf_sizes));
     out.push(traces::loop_with_hot_set(
         11_000,
         1_000,
-        1_200_000,
+        600_000,
         12,
         &[2_000, 5_000, 10_000, 11_000],
     ));
@@ -294,17 +294,34 @@ pub fn run(cfg: &crate::Config, charts: &Charts) -> Section {
     sec.text(format!(
         "Each stream replayed single-threaded through each cache at each size: every request \
          a `get`, a miss inserts the key; hit % of all requests (cold misses included). The \
-         `ttlmap policy` rows are prototypes of the eviction policy (`src/cache/`) over a \
-         model of the map: a table of live entries that the policy samples from (k = {} \
-         random entries per eviction), per-entry metadata word, a sketch of 4-bit counters. \
-         moka and quick_cache hash with their default random hashers, so their figures \
-         move by a few hundredths between runs; the rest is deterministic. A ✗ marks a \
-         prototype below the target row (the best of LRU, moka and quick_cache at that size, \
-         minus one point). Streams loaded in {:.1} s; replays on {threads} threads in {:.1} s.",
+         `ttlmap policy` rows are the eviction policy of `src/cache/` (not yet wired into the \
+         map) over a model of the map: a table of live entries that the policy samples \
+         from (k = {} random entries per eviction) and looks the window's candidate up in. \
+         The recommended one is a sampled W-TinyLFU: a FIFO window ring of recent inserts' \
+         hashes whose length ghosts adapt (1 % to 100 % of the capacity), TinyLFU admission \
+         at the window's exit against a sampled main victim (unprotected, then least \
+         frequent, then oldest), a 4-bit sketch of 2 words per entry; the other prototypes \
+         show what each part buys (`examples/policy_sweep.rs` compares more). Belady's MIN \
+         (with bypass) is the ceiling; the exact W-TinyLFU rows use linked lists (Caffeine's \
+         design, with and without its hill climber) and do not fit a lock-free table. moka \
+         and quick_cache hash with their default random hashers, so their figures move by a \
+         few hundredths between runs; the rest is deterministic. A ✗ marks a prototype below \
+         the target row (the best of LRU, moka and quick_cache at that size, minus one \
+         point). Streams loaded in {:.1} s; replays on {threads} threads in {:.1} s.",
         PolicyConfig::default().sample,
         loaded.as_secs_f64(),
         (started.elapsed() - loaded).as_secs_f64(),
     ));
+    let mut mem = Table::new(["capacity", "policy bytes per entry of capacity"]);
+    for cap in [1_000u64, 10_000, 100_000, 1_000_000] {
+        let p = ttlmap::cache::Policy::new(cap, PolicyConfig::default());
+        mem.row([count_label(cap), num(p.bytes() as f64 / cap as f64, 1)]);
+    }
+    sec.table(
+        "Memory of the recommended policy (sketch, window ring, ghosts, clocks), besides its \
+         8-byte word per entry",
+        &mem,
+    );
     if cfg.quick {
         sec.text("_Smoke run: the first eighth of each stream only._");
     }
