@@ -124,6 +124,13 @@
 #![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
 #![warn(unreachable_pub)]
 
+// The eviction policy of the bounded cache (not wired into the map yet). Public, hidden
+// and unstable only with the `bench-internals` feature, for the hit-ratio harness.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod cache;
+#[cfg(not(feature = "bench-internals"))]
+mod cache;
 mod clock;
 mod janitor;
 mod map;

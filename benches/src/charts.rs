@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
@@ -258,6 +259,86 @@ impl Charts {
                         PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
                     });
                 }
+            }
+            if self.text {
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .label_font(("sans-serif", 15))
+                    .draw()?;
+            }
+            root.present()?;
+        }
+        Ok(path)
+    }
+
+    /// Lines over a log-scaled x axis, one point per x value and series: hit ratio (%)
+    /// against cache size. A non-finite value leaves a gap in its series.
+    pub fn log_x_lines(
+        &self,
+        file: &str,
+        title: &str,
+        (x_desc, y_desc): (&str, &str),
+        xs: &[f64],
+        series: &[Series<f64>],
+    ) -> Result<PathBuf, DynError> {
+        let path = self.dir.join(file);
+        {
+            let root = BitMapBackend::new(&path, SIZE).into_drawing_area();
+            root.fill(&WHITE)?;
+            let x_min = xs.iter().copied().fold(f64::INFINITY, f64::min).max(1.0);
+            let x_max = xs.iter().copied().fold(1.0f64, f64::max).max(x_min * 1.5);
+            let y_max = series
+                .iter()
+                .flat_map(|s| s.values.iter().copied())
+                .filter(|v| v.is_finite())
+                .fold(1.0f64, f64::max)
+                * 1.08;
+            let mut builder = ChartBuilder::on(&root);
+            builder.margin(16);
+            if self.text {
+                builder
+                    .caption(title, ("sans-serif", 26))
+                    .x_label_area_size(44)
+                    .y_label_area_size(70);
+            }
+            let mut chart = builder.build_cartesian_2d(
+                // Ticks at the measured sizes, not at the log scale's round numbers.
+                (x_min / 1.15..x_max * 1.15)
+                    .log_scale()
+                    .with_key_points(xs.to_vec()),
+                0f64..y_max,
+            )?;
+            {
+                let mut mesh = chart.configure_mesh();
+                if self.text {
+                    mesh.x_desc(x_desc)
+                        .y_desc(y_desc)
+                        .x_label_formatter(&|x| crate::report::count_label(x.round() as u64))
+                        .y_label_formatter(&|v| format!("{v:.0}"))
+                        .label_style(("sans-serif", 15))
+                        .draw()?;
+                } else {
+                    mesh.x_labels(0).y_labels(5).draw()?;
+                }
+            }
+            for (si, s) in series.iter().enumerate() {
+                let c = color(si);
+                let pts: Vec<(f64, f64)> = xs
+                    .iter()
+                    .zip(&s.values)
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(&x, &v)| (x, v))
+                    .collect();
+                let drawn = chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(3)))?;
+                if self.text {
+                    drawn.label(s.name.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
+                    });
+                }
+                chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))?;
             }
             if self.text {
                 chart

@@ -9,6 +9,7 @@ pub mod alloc;
 pub mod charts;
 pub mod floor;
 pub mod heap;
+pub mod hitratio;
 pub mod latency;
 pub mod memory;
 pub mod reclamation;
@@ -35,6 +36,8 @@ pub struct Config {
     pub traffic_ops: u64,
     /// Latency: log2 of the number of keys inserted into an empty map.
     pub latency_keys_log2: u8,
+    /// A smoke run (`--quick`): the hit-ratio section replays a prefix of each stream.
+    pub quick: bool,
 }
 
 impl Config {
@@ -49,6 +52,7 @@ impl Config {
             idle_wait: std::time::Duration::from_millis(1500),
             traffic_ops: 100_000,
             latency_keys_log2: 22,
+            quick: false,
         }
     }
 
@@ -63,6 +67,7 @@ impl Config {
             idle_wait: std::time::Duration::from_millis(1500),
             traffic_ops: 10_000,
             latency_keys_log2: 16,
+            quick: true,
         }
     }
 }

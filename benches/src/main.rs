@@ -15,11 +15,11 @@ use ttlmap_bench::adapters::select_maps;
 use ttlmap_bench::charts::Charts;
 use ttlmap_bench::heap::{self, ChildOptions};
 use ttlmap_bench::report::{self, Section};
-use ttlmap_bench::{latency, throughput, ttl, Config};
+use ttlmap_bench::{hitratio, latency, throughput, ttl, Config};
 
 const USAGE: &str = "\
 usage: ttlmap-bench [--all] [--throughput] [--memory] [--reclamation] [--ttl] [--latency]
-                    [--quick] [--reps N] [--maps a,b] [--out-dir DIR]
+                    [--hit-ratio] [--quick] [--reps N] [--maps a,b] [--out-dir DIR]
 
   --all          every section (the default when no section is named)
   --throughput   bustle mixes (read_heavy, exchange, rapid_grow) at 1 and 2 threads
@@ -27,6 +27,8 @@ usage: ttlmap-bench [--all] [--throughput] [--memory] [--reclamation] [--ttl] [-
   --reclamation  ttlmap's heap after bulk removal through a handle (purge, clear, retain)
   --ttl          insert-with-TTL / get cost vs moka, and expired-data reclamation
   --latency      insert latency percentiles while growing from empty
+  --hit-ratio    bounded-cache hit ratio vs moka, quick_cache, LRU and Belady on the ARC
+                 traces, Zipf and a loop (about 2 minutes)
   --quick        small sizes and 1 repetition (smoke run); writes under target/
   --reps N       repetitions per measurement (default 5; 1 with --quick)
   --maps a,b     only the maps whose name contains one of these (case-insensitive)
@@ -39,6 +41,7 @@ struct Args {
     reclamation: bool,
     ttl: bool,
     latency: bool,
+    hit_ratio: bool,
     quick: bool,
     reps: Option<usize>,
     maps: Option<String>,
@@ -56,12 +59,14 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.reclamation = true;
                 a.ttl = true;
                 a.latency = true;
+                a.hit_ratio = true;
             }
             "--throughput" => a.throughput = true,
             "--memory" => a.memory = true,
             "--reclamation" => a.reclamation = true,
             "--ttl" => a.ttl = true,
             "--latency" => a.latency = true,
+            "--hit-ratio" => a.hit_ratio = true,
             "--quick" => a.quick = true,
             "--reps" => {
                 let n = it.next().ok_or("--reps needs a number")?;
@@ -83,8 +88,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
             other => return Err(format!("unknown argument: {other}")),
         }
     }
-    if !(a.throughput || a.memory || a.reclamation || a.ttl || a.latency) {
+    if !(a.throughput || a.memory || a.reclamation || a.ttl || a.latency || a.hit_ratio) {
         (a.throughput, a.memory, a.reclamation, a.ttl, a.latency) = (true, true, true, true, true);
+        a.hit_ratio = true;
     }
     Ok(a)
 }
@@ -214,6 +220,7 @@ fn main() -> ExitCode {
     sections.extend(timed(args.ttl, "ttl", ttl::run_ops));
     sections.extend(heap_section("ttl-expiry"));
     sections.extend(timed(args.latency, "latency", latency::run));
+    sections.extend(timed(args.hit_ratio, "hit ratio", hitratio::run));
 
     if let Some(parent) = doc.parent() {
         let _ = std::fs::create_dir_all(parent);

@@ -1,0 +1,89 @@
+//! The eviction policy of the bounded cache (issue #12): pure data structures, not yet
+//! wired into the map. The map calls [`Policy::on_hit`], [`Policy::on_insert`] and
+//! [`Policy::choose_victim`]; nothing here knows about the map.
+//!
+//! # The policy: sampled W-TinyLFU with a ghost-adapted window
+//! W-TinyLFU (Einziger, Eytan, Friedman & Manes, "TinyLFU: A Highly Efficient Cache
+//! Admission Policy", ACM ToS 2017) keeps a small *window* of recent inserts in front of
+//! a *main* region, and lets an entry leaving the window (the *candidate*) into main only
+//! if a frequency sketch says it is more popular than main's victim. Caffeine keeps both
+//! regions as linked lists; a split-ordered hash table cannot (its order is hash order,
+//! and a per-entry list would need a lock or a second lock-free structure). Here:
+//!
+//! - **Per entry**, one 8-byte [`AtomicMeta`] in the node: a stamp (the policy's insert
+//!   clock at the entry's last refresh) and two flags, `NEW` (not yet judged) and
+//!   `PROTECTED` (hit since it entered main).
+//! - **The window** is a FIFO ring of the last inserts' *hashes* (`window.rs`): insert
+//!   `n` names the hash inserted `len` inserts earlier as the candidate, and the map
+//!   finds that entry by its hash. Its length adapts between 1 % and 100 % of the
+//!   capacity from ghosts, as ARC's target size does (Megiddo & Modha, FAST 2003): a miss
+//!   on a candidate that recently lost its contest grows it, a miss on a recently evicted
+//!   main victim shrinks it.
+//! - **Main's victim** is chosen among `k = 16` entries the map samples at random: the
+//!   unprotected before the protected (a sampled segmented LRU), the least frequent
+//!   first, then the oldest stamp; entries still in the window are spared.
+//! - **The sketch** ([`FrequencySketch`]) has 4-bit counters, two 64-bit words per entry
+//!   of capacity, halved every 20 recorded events per entry.
+//! - **Expired entries are the first victims**: any expired entry the map shows (the
+//!   candidate or a sampled one) is chosen before the policy looks at anything else.
+//!
+//! # Protocol (what the map calls)
+//! 1. **Hit**: `policy.on_hit(hash, &node.meta)`.
+//! 2. **Insert of a new key** (after a miss, or `insert` of an absent key):
+//!    `let ins = policy.on_insert(hash)`; link the node with `AtomicMeta::new(ins.meta)`.
+//!    If the map is now over capacity: look up the live entry whose hash is
+//!    `ins.candidate` (the new node itself with a zero window; absent if it was removed
+//!    meanwhile), sample `config().sample` random live entries, call
+//!    `policy.choose_victim(candidate, &sample)` and remove the entry it names (cause
+//!    `Size`). Removing the new entry itself is TinyLFU's rejection.
+//! 3. **Removals, updates, expiry**: nothing to tell the policy.
+//!
+//! Each insert at capacity thus costs one sketch increment (4 counters in one line),
+//! one ring slot write and read, one ghost slot read, one lookup by hash, a sample of
+//! 16 entries with up to 17 sketch reads, and one or two ghost/meta stores: amortized
+//! O(1), inside the inserting call, no queue, no background thread. Sketch halving is
+//! O(capacity) once every `20 × capacity` events (amortized O(1); it could be spread
+//! over inserts block by block if its pause matters).
+//!
+//! # Concurrency
+//! Reads stay lock-free and write no shared line on a hit: `on_hit` loads the entry's
+//! word and the clock, and stores only when the stamp is stale (older than
+//! `capacity / 64` inserts) or the `PROTECTED` bit is clear; only then does it record
+//! the hit in the sketch. The clock and the sketch's event count are `ticker.rs` counts:
+//! per-thread shards published in batches of 16. Every policy word (metadata, sketch
+//! counters, ring and ghost slots, window length) is a hint accessed with `Relaxed`
+//! operations and no retry: racing updates may lose an increment, a refresh or a ghost,
+//! which shifts one eviction choice and never the map's consistency. Nothing is
+//! published through them, so no ordering is needed.
+//!
+//! # Memory
+//! Per entry: 8 bytes of [`AtomicMeta`]. Per map, for capacity `C`: the sketch, 16
+//! bytes per entry of capacity rounded up to a power of two (16 to 32 bytes); the window
+//! ring, 8 bytes per entry; the ghosts, 8 bytes per slot for `C / 2` slots rounded up to
+//! a power of two (4 to 8 bytes per entry); three cache-padded tickers (`128 × (shards +
+//! 1)` bytes each). About 30 to 48 bytes per entry of capacity in all
+//! ([`Policy::bytes`]). The map should allocate them when it first fills to half its
+//! capacity (as Caffeine sizes its sketch lazily), so that a large bound that is never
+//! reached costs nothing.
+//!
+//! # Loom
+//! The sketch and the ring are arrays of `crate::sync` atomics; under loom that is
+//! thousands of tracked atomics for a small capacity. Loom models of the bounded map
+//! should use a capacity of a few entries (the arrays have a floor of 8 words).
+
+// Until the map calls it, the policy is used by its tests and the harness only.
+#![cfg_attr(
+    not(feature = "bench-internals"),
+    allow(dead_code, unused_imports, unreachable_pub)
+)]
+
+mod climb;
+mod meta;
+mod policy;
+mod sketch;
+mod ticker;
+mod window;
+
+pub use meta::{AtomicMeta, Meta};
+pub use policy::{Choice, Config, HitRecord, Insert, MainOrder, Policy, Sampled};
+pub use sketch::FrequencySketch;

@@ -1,0 +1,322 @@
+//! The window: a FIFO of the last inserts' hashes, whose length adapts from ghosts.
+//!
+//! # The FIFO
+//! A ring of `max + 1` hash slots numbered by insert: insert `n` writes slot
+//! `n mod (max + 1)` and reads back the hash written `len` inserts earlier, which is the
+//! entry leaving the window (the *candidate*). The ring needs no per-entry links, so it
+//! fits a hash table whose entries cannot be kept in insertion order; the map finds the
+//! candidate by its hash. With `len = 0` the new entry is its own candidate (TinyLFU
+//! admission at the door). When `len` shrinks, the entries it skips are never judged and
+//! stay `NEW`; when it grows, some are named twice, and the second time they are no
+//! longer `NEW` (or gone), so both are harmless.
+//!
+//! # Ghosts (ARC's adaptation, Megiddo & Modha, FAST 2003, §III-A)
+//! Each eviction decision leaves a ghost: the hash's fingerprint, the insert clock and
+//! what it was (a candidate that lost its contest, or a main-region victim), in a
+//! direct-mapped table (a newer ghost overwrites an older one in its slot). A miss on a
+//! key whose ghost is still there means that decision was a mistake: a lost candidate
+//! grows the window (recency would have kept it), a main victim shrinks it (frequency
+//! would have). As in ARC, the step is larger for the rarer kind of ghost
+//! (`step × max(1, others / mine)`), so that the two kinds of evidence weigh alike. A
+//! ghost older than the window plus `gate` inserts is no evidence: a key that comes back
+//! that late would not have been kept by a slightly larger region either (this keeps
+//! long loops from inflating the window).
+//!
+//! # Concurrency
+//! Every word is a hint accessed with `Relaxed` operations: a slot overwritten by a
+//! racing insert names another entry (it is judged instead, or found gone), a ghost
+//! may be consumed twice or lost, a racing window step may be lost. None of these can
+//! break the map: the window only steers which entry is evicted.
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// What a ghost remembers about an evicted entry.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Ghost {
+    /// A main-region victim.
+    Main = 0,
+    /// A window candidate that lost its contest.
+    Candidate = 1,
+}
+
+/// Ghost word layout: insert clock (30 bits) | fingerprint (32 bits) | occupied | kind.
+const CLOCK_SHIFT: u32 = 34;
+const CLOCK_MASK: u64 = (1 << 30) - 1;
+/// The fingerprint and the occupied bit: what identifies a key.
+const ID_MASK: u64 = (1 << CLOCK_SHIFT) - 2;
+
+pub(super) struct Window {
+    ring: Box<[AtomicU64]>,
+    /// Inserts so far.
+    cursor: AtomicU64,
+    /// Current length, in inserts.
+    len: AtomicU64,
+    min: u64,
+    ghosts: Box<[AtomicU64]>,
+    /// Ghosts of each kind in the table (ARC's |B1|, |B2|), approximate.
+    counts: [AtomicU64; 2],
+    step: u64,
+    gate: u64,
+}
+
+impl std::fmt::Debug for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Window")
+            .field("len", &self.len())
+            .field("max", &self.max())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Settings of a [`Window`], in entries and inserts.
+pub(super) struct Sizes {
+    pub(super) initial: u64,
+    pub(super) min: u64,
+    pub(super) max: u64,
+    /// Ghost slots (rounded up to a power of two); 0 for a fixed window.
+    pub(super) ghosts: u64,
+    pub(super) step: u64,
+    pub(super) gate: u64,
+}
+
+fn atomics(n: u64) -> Box<[AtomicU64]> {
+    (0..n).map(|_| AtomicU64::new(0)).collect()
+}
+
+impl Window {
+    pub(super) fn new(s: Sizes) -> Window {
+        let max = s.max.max(s.initial);
+        Window {
+            ring: atomics(max + 1),
+            cursor: AtomicU64::new(0),
+            len: AtomicU64::new(s.initial),
+            min: s.min.min(max),
+            ghosts: if s.ghosts == 0 {
+                Box::new([])
+            } else {
+                atomics(s.ghosts.next_power_of_two())
+            },
+            counts: [AtomicU64::new(0), AtomicU64::new(0)],
+            step: s.step.max(1),
+            gate: s.gate,
+        }
+    }
+
+    /// The current length, in inserts.
+    #[inline]
+    pub(super) fn len(&self) -> u64 {
+        // Relaxed: a tuning value (module docs).
+        self.len.load(Ordering::Relaxed)
+    }
+
+    fn max(&self) -> u64 {
+        self.ring.len() as u64 - 1
+    }
+
+    /// Bytes of slots.
+    pub(super) fn bytes(&self) -> usize {
+        (self.ring.len() + self.ghosts.len()) * 8
+    }
+
+    /// Enters `hash` and returns the hash of the entry leaving the window now, if any.
+    #[inline]
+    pub(super) fn push(&self, hash: u64) -> Option<u64> {
+        let len = self.len();
+        if self.ring.len() == 1 {
+            return (len == 0).then_some(hash);
+        }
+        // Relaxed: the cursor only numbers inserts; the slots are hints (module docs).
+        let n = self.cursor.fetch_add(1, Ordering::Relaxed);
+        let slots = self.ring.len() as u64;
+        self.ring[(n % slots) as usize].store(hash, Ordering::Relaxed);
+        if len == 0 {
+            Some(hash)
+        } else if n >= len {
+            Some(self.ring[((n - len) % slots) as usize].load(Ordering::Relaxed))
+        } else {
+            None
+        }
+    }
+
+    /// The ghost slot of `hash`, and the word that remembers it as `kind` at `now`.
+    #[inline]
+    fn ghost_slot(&self, hash: u64, kind: Ghost, now: u64) -> (&AtomicU64, u64) {
+        let h = hash.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = &self.ghosts[(h >> 32) as usize & (self.ghosts.len() - 1)];
+        let word = (now & CLOCK_MASK) << CLOCK_SHIFT | u64::from(h as u32) << 2 | 2 | kind as u64;
+        (slot, word)
+    }
+
+    /// Remembers that `hash` was evicted as `kind` (no-op for a fixed window).
+    #[inline]
+    pub(super) fn remember(&self, hash: u64, kind: Ghost, now: u64) {
+        if self.ghosts.is_empty() {
+            return;
+        }
+        let (slot, word) = self.ghost_slot(hash, kind, now);
+        // Relaxed: hints and approximate counts (module docs).
+        let old = slot.swap(word, Ordering::Relaxed);
+        if old != 0 {
+            self.counts[(old & 1) as usize].fetch_sub(1, Ordering::Relaxed);
+        }
+        self.counts[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A miss on `hash` at `now`: if its ghost is there (and recent enough), consume it
+    /// and step the window. Returns the ghost's kind if it counted.
+    #[inline]
+    pub(super) fn recall(&self, hash: u64, now: u64) -> Option<Ghost> {
+        if self.ghosts.is_empty() {
+            return None;
+        }
+        let (slot, word) = self.ghost_slot(hash, Ghost::Main, now);
+        // Relaxed: hints and approximate counts (module docs).
+        let seen = slot.load(Ordering::Relaxed);
+        if seen & ID_MASK != word & ID_MASK {
+            return None;
+        }
+        slot.store(0, Ordering::Relaxed);
+        let kind = if seen & 1 == 1 {
+            Ghost::Candidate
+        } else {
+            Ghost::Main
+        };
+        let count = |k: usize| self.counts[k].load(Ordering::Relaxed).max(1);
+        let (mine, others) = (count(kind as usize), count(kind as usize ^ 1));
+        self.counts[kind as usize].fetch_sub(1, Ordering::Relaxed);
+        let age = ((word >> CLOCK_SHIFT).wrapping_sub(seen >> CLOCK_SHIFT)) & CLOCK_MASK;
+        let len = self.len();
+        if self.gate != 0 && age > len + self.gate {
+            return None;
+        }
+        let step = self.step.saturating_mul((others / mine).max(1));
+        let next = match kind {
+            Ghost::Candidate => len.saturating_add(step).min(self.max()),
+            Ghost::Main => len.saturating_sub(step).max(self.min),
+        };
+        self.set_len(next);
+        Some(kind)
+    }
+
+    /// Sets the length (clamped to the ring); a racing step may be lost (module docs).
+    pub(super) fn set_len(&self, len: u64) {
+        // Relaxed: a tuning value (module docs).
+        self.len
+            .store(len.clamp(self.min, self.max()), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(initial: u64, min: u64, max: u64, gate: u64) -> Window {
+        Window::new(Sizes {
+            initial,
+            min,
+            max,
+            ghosts: 64,
+            step: 2,
+            gate,
+        })
+    }
+
+    #[test]
+    fn the_candidate_was_inserted_len_inserts_earlier() {
+        let w = window(3, 3, 3, 0);
+        let out: Vec<Option<u64>> = (100..108).map(|h| w.push(h)).collect();
+        assert_eq!(
+            out,
+            [
+                None,
+                None,
+                None,
+                Some(100),
+                Some(101),
+                Some(102),
+                Some(103),
+                Some(104)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_zero_window_names_the_new_entry() {
+        let w = window(0, 0, 0, 0);
+        assert_eq!(w.push(7), Some(7));
+        let adaptive = window(0, 0, 10, 0);
+        assert_eq!(adaptive.push(8), Some(8));
+    }
+
+    #[test]
+    fn after_growing_the_candidate_is_older() {
+        let w = window(2, 0, 10, 0);
+        for h in 1..=6 {
+            w.push(h);
+        }
+        w.set_len(4);
+        // Insert 6 (hash 7) now names the hash inserted 4 inserts earlier (hash 3).
+        assert_eq!(w.push(7), Some(3));
+    }
+
+    #[test]
+    fn ghosts_steer_the_window_both_ways_within_bounds() {
+        let w = window(10, 4, 14, 0);
+        w.remember(1, Ghost::Candidate, 0);
+        assert_eq!(w.recall(1, 5), Some(Ghost::Candidate));
+        assert_eq!(
+            w.len(),
+            12,
+            "a lost candidate that came back grows the window"
+        );
+        w.remember(2, Ghost::Main, 5);
+        assert_eq!(w.recall(2, 6), Some(Ghost::Main));
+        assert_eq!(w.len(), 10, "a main victim that came back shrinks it");
+        for k in 10..20 {
+            w.remember(k, Ghost::Candidate, 6);
+            w.recall(k, 6);
+        }
+        assert_eq!(w.len(), 14, "clamped to the largest window");
+        for k in 20..40 {
+            w.remember(k, Ghost::Main, 6);
+            w.recall(k, 6);
+        }
+        assert_eq!(w.len(), 4, "clamped to the smallest window");
+    }
+
+    #[test]
+    fn a_ghost_counts_once_and_only_for_its_key() {
+        let w = window(10, 0, 20, 0);
+        w.remember(1, Ghost::Candidate, 0);
+        assert_eq!(w.recall(2, 1), None, "another key has no ghost");
+        assert_eq!(w.recall(1, 1), Some(Ghost::Candidate));
+        assert_eq!(w.recall(1, 2), None, "the ghost was consumed");
+        assert_eq!(w.len(), 12);
+    }
+
+    #[test]
+    fn a_ghost_older_than_the_gate_is_no_evidence() {
+        let w = window(10, 0, 20, 5);
+        w.remember(1, Ghost::Candidate, 100);
+        assert_eq!(
+            w.recall(1, 116),
+            None,
+            "16 inserts later: past window + gate"
+        );
+        assert_eq!(w.len(), 10);
+        w.remember(1, Ghost::Candidate, 100);
+        assert_eq!(w.recall(1, 115), Some(Ghost::Candidate), "15: within");
+    }
+
+    #[test]
+    fn the_rarer_kind_of_ghost_steps_further() {
+        // Three main ghosts and one candidate ghost: the candidate's step is 2 × 3.
+        let w = window(10, 0, 40, 0);
+        for k in 1..=3 {
+            w.remember(k, Ghost::Main, 0);
+        }
+        w.remember(9, Ghost::Candidate, 0);
+        w.recall(9, 1);
+        assert_eq!(w.len(), 16);
+    }
+}
