@@ -258,7 +258,12 @@ impl ManualClock {
         // Relaxed on the RMW itself would do for a counter, but a test that advances the
         // clock and then publishes that fact through another channel expects readers to
         // see the new time: SeqCst keeps the clock in the single total order.
-        let mut cur = self.nanos.load(Ordering::SeqCst);
+        //
+        // The first read is an RMW (adding 0), not a load: loom's model checker never
+        // scheduled a reader's loads after an `advance` that starts with a load (loom
+        // model `get_vs_expiry` passed even with `get` judging entries 1000 s late, and
+        // explored a quarter of `set_ttl_vs_purge`'s interleavings).
+        let mut cur = self.nanos.fetch_add(0, Ordering::SeqCst);
         loop {
             // Stay below NEVER so that `now < NEVER` always holds.
             let next = cur.saturating_add(by).min(NEVER - 1);
@@ -377,5 +382,41 @@ mod system {
 
     pub(super) fn granularity_nanos() -> u64 {
         1
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::Clock;
+    use crate::HashMap;
+    use std::time::Duration;
+
+    /// On the system clock an entry is absent as soon as the coarse clock (the one expiry
+    /// is judged by) reaches the latest time its deadline can be: the map adds no
+    /// lateness of its own to the coarse clock's lag behind the precise one (one
+    /// granularity step while the kernel ticks on time; a test cannot bound a loaded
+    /// kernel's tick, so that part is not asserted). Together with
+    /// `tests/expiry.rs`'s never-early test this pins the deadline between the TTL and
+    /// the TTL plus the coarse clock's lag. Fails if the deadline is padded by a step.
+    #[test]
+    fn system_clock_expiry_adds_no_lateness_to_the_coarse_clock() {
+        let clock = Clock::system();
+        let map: HashMap<u32, u32> = HashMap::builder().clock(clock.clone()).build();
+        let gran = clock.granularity();
+        for round in 0..20u32 {
+            let ttl = Duration::from_millis(2) + gran * (round % 3);
+            map.pin().insert_with_ttl(round, round, ttl);
+            // The deadline was computed from a precise reading before this one.
+            let latest_deadline = clock.precise_now() + ttl.as_nanos() as u64;
+            while clock.now() < latest_deadline {
+                std::hint::spin_loop();
+            }
+            assert_eq!(
+                map.pin().get(&round),
+                None,
+                "round {round}: live after its deadline"
+            );
+            assert_eq!(map.pin().ttl(&round), None, "round {round}");
+        }
     }
 }

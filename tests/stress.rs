@@ -494,7 +494,7 @@ fn refresh_races_expiry(refreshers: u64, rounds: u64, yield_every: u32) {
 
 #[test]
 fn successful_refresh_is_never_lost_to_a_concurrent_sweep() {
-    refresh_races_expiry(2, 1_500, 256);
+    refresh_races_expiry(2, 5_000, 256);
 }
 
 #[test]
