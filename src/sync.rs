@@ -19,6 +19,23 @@ pub(crate) use std::sync::atomic::Ordering;
 /// `true` when the crate is built for the loom model checker.
 pub(crate) const LOOM: bool = cfg!(all(ttlmap_loom, feature = "loom"));
 
+/// How many shards a per-thread sharded count gets: the available parallelism rounded
+/// up to a power of two, at most 64 (1 under loom, whose threads share `thread_index` 0).
+/// `available_parallelism` parses cgroup files on Linux: read once per process, not per
+/// map (a program that builds many small maps paid it each time).
+pub(crate) fn shard_count() -> usize {
+    if LOOM {
+        return 1;
+    }
+    static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SHARDS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(4, |n| n.get())
+            .next_power_of_two()
+            .clamp(1, 64)
+    })
+}
+
 /// A small per-thread number, assigned on first use (always 0 under loom, whose threads
 /// share one OS thread). Used to spread writers over counter shards.
 #[inline]

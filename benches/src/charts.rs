@@ -181,13 +181,7 @@ impl Charts {
                 }
             }
             if legend {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font(("sans-serif", 15))
-                    .draw()?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
             }
             root.present()?;
         }
@@ -261,13 +255,7 @@ impl Charts {
                 }
             }
             if self.text {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font(("sans-serif", 15))
-                    .draw()?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
             }
             root.present()?;
         }
@@ -341,16 +329,25 @@ impl Charts {
                 chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, c.filled())))?;
             }
             if self.text {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font(("sans-serif", 15))
-                    .draw()?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
             }
             root.present()?;
         }
         Ok(path)
     }
+}
+
+/// The legend box every chart draws, at `position`.
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), DynError> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()?;
+    Ok(())
 }

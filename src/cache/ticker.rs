@@ -8,7 +8,7 @@
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{thread_index, AtomicU64, Ordering};
+use crate::sync::{shard_count, thread_index, AtomicU64, Ordering};
 
 /// Events a shard gathers before it publishes them to the total.
 pub(crate) const BATCH: u64 = 16;
@@ -21,17 +21,7 @@ pub(crate) struct Ticker {
 
 impl Ticker {
     pub(crate) fn new() -> Ticker {
-        static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let n = if crate::sync::LOOM {
-            1
-        } else {
-            *SHARDS.get_or_init(|| {
-                std::thread::available_parallelism()
-                    .map_or(4, |n| n.get())
-                    .next_power_of_two()
-                    .clamp(1, 64)
-            })
-        };
+        let n = shard_count();
         Ticker {
             total: CachePadded::new(AtomicU64::new(0)),
             shards: (0..n)

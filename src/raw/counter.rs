@@ -7,7 +7,7 @@
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{thread_index, AtomicUsize, Ordering};
+use crate::sync::{shard_count, thread_index, AtomicUsize, Ordering};
 
 pub(crate) struct Counter {
     shards: Box<[CachePadded<AtomicUsize>]>,
@@ -15,19 +15,7 @@ pub(crate) struct Counter {
 
 impl Counter {
     pub(crate) fn new() -> Counter {
-        // `available_parallelism` parses cgroup files on Linux: once per process, not per
-        // map (a program that builds many small maps paid it each time).
-        static SHARDS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let n = if crate::sync::LOOM {
-            1
-        } else {
-            *SHARDS.get_or_init(|| {
-                std::thread::available_parallelism()
-                    .map_or(4, |n| n.get())
-                    .next_power_of_two()
-                    .clamp(1, 64)
-            })
-        };
+        let n = shard_count();
         Counter {
             shards: (0..n)
                 .map(|_| CachePadded::new(AtomicUsize::new(0)))

@@ -288,26 +288,32 @@ pub fn moka(trace: &Trace, cap: usize) -> u64 {
     let cache: moka::sync::Cache<u32, ()> = moka::sync::Cache::builder()
         .max_capacity(cap as u64)
         .build();
-    let mut hits = 0;
-    for &id in &trace.ids {
-        if cache.get(&id).is_some() {
-            hits += 1;
-        } else {
-            cache.insert(id, ());
-        }
-    }
-    hits
+    replay(
+        trace,
+        |id| cache.get(&id).is_some(),
+        |id| cache.insert(id, ()),
+    )
 }
 
 /// Hits of quick_cache 0.7 (`sync::Cache::new(cap)`), replayed as for moka.
 pub fn quick_cache(trace: &Trace, cap: usize) -> u64 {
     let cache: quick_cache::sync::Cache<u32, ()> = quick_cache::sync::Cache::new(cap);
+    replay(
+        trace,
+        |id| cache.get(&id).is_some(),
+        |id| cache.insert(id, ()),
+    )
+}
+
+/// Replays `trace` through a peer cache: every request a `get` (`hit`), a miss an
+/// `insert`. Returns the hits.
+fn replay(trace: &Trace, mut hit: impl FnMut(u32) -> bool, mut insert: impl FnMut(u32)) -> u64 {
     let mut hits = 0;
     for &id in &trace.ids {
-        if cache.get(&id).is_some() {
+        if hit(id) {
             hits += 1;
         } else {
-            cache.insert(id, ());
+            insert(id);
         }
     }
     hits
