@@ -96,3 +96,43 @@ fn insert_into_claimed_bucket_vs_lookup() {
         assert_eq!(val(map.pin().get(&K2)), Some(31));
     });
 }
+
+/// Key `Y` is in bucket 3 of 4 and in bucket 7 of 8, with filter bit 1 (the other keys'
+/// is bit 0).
+const Y: u64 = 7 | 1 << 32;
+
+/// An initialiser whose parent is claimed but not valid: a thread claims bucket 3's
+/// initialisation; the main thread inserts `Y` (finding bucket 3 claimed, it sets its bit
+/// in 3's byte and links from bucket 1), doubles the table to 8 buckets and initialises
+/// bucket 7, whose parent 3 may still be claimed: 7's byte must merge 3's (and lookups of
+/// `Y` through bucket 7 must then find it). The old code skipped a non-valid parent and
+/// tripped a `debug_assert` here (found by review, after the model above).
+#[test]
+fn init_under_a_claimed_parent_merges_its_bits() {
+    model("init_under_a_claimed_parent_merges_its_bits", 2, || {
+        let clock = ManualClock::new();
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        for k in [0, 8, 16] {
+            map.pin().insert(k, Val::new(k));
+        }
+        assert_eq!(map.bucket_count(), 4);
+        let m1 = map.clone();
+        let t1 = thread::spawn(move || val(m1.pin().insert(3, Val::new(30))));
+        assert_eq!(val(map.pin().insert(Y, Val::new(71))), None);
+        // Two more keys in bucket 0 of 8: the table doubles to 8.
+        map.pin().insert(24, Val::new(24));
+        map.pin().insert(32, Val::new(32));
+        assert_eq!(map.bucket_count(), 8);
+        // Bucket 7 of 8: initialises it (from its parent 3, claimed or ready).
+        assert_eq!(val(map.pin().insert(15, Val::new(15))), None);
+        assert_eq!(
+            val(map.pin().get(&Y)),
+            Some(71),
+            "the filter hid a present key"
+        );
+        assert_eq!(t1.join().unwrap(), None);
+        assert_eq!(val(map.pin().get(&3)), Some(30));
+        assert_eq!(val(map.pin().get(&Y)), Some(71));
+        assert_eq!(val(map.pin().get(&15)), Some(15));
+    });
+}

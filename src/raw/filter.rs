@@ -6,7 +6,8 @@
 //! a new key sets its bit in its bucket's byte before it links its node; nothing ever
 //! clears a bit while threads use the map (a removed key's bit stays: a false positive,
 //! never a false negative), and `shrink_to_fit` (exclusive) rebuilds every byte from the
-//! keys present. A lookup whose bit is clear in the byte of its bucket ends there.
+//! keys present. A lookup whose bit is clear in the bytes that cover its bucket (its own,
+//! merged with those above it up to a valid one, see below) ends there.
 //!
 //! The difficulty is growth. When the bucket count doubles, a new bucket's byte starts
 //! as a copy of its parent's (the keys of the child's interval were all in the parent's),
@@ -80,7 +81,8 @@ impl<K, V> RawMap<K, V> {
                     return bits;
                 }
             }
-            // Bucket 0's byte is valid from the start, so this ends.
+            // Bucket 0's byte is valid from the start (and after `shrink_to_fit`, whose
+            // rebuilt directory marks every bucket below its count valid), so this ends.
             b = parent(b);
         }
     }
@@ -129,12 +131,15 @@ impl<K, V> RawMap<K, V> {
         // SeqCst: pairs with the fence in `mark_filter`; after our read of the bucket
         // count that made us initialise `b`.
         fence(Ordering::SeqCst);
-        // Ordered by the fence. An insert whose last re-read of the count preceded our
-        // fence set its bit in a bucket of some count below ours, an ancestor of `b`:
+        // Ordered by the fence. An insert whose fence precedes ours in the SC order (so
+        // that its last re-read saw a count no larger than the one that made us
+        // initialise `b`; otherwise it marked `b` itself) set its bit in a bucket of some
+        // count below ours, an ancestor of `b`:
         // either between `b` and its nearest valid ancestor (merged here) or above it,
         // in which case that ancestor's own initialiser came after the insert's fence
         // for the same reason and merged the bit (induction up to bucket 0).
         let inherited = self.merged_filter(parent(b));
+        debug_assert!(inherited & VALID != 0, "the merge ends at a valid byte");
         // Relaxed: the bucket's publication (a Release CAS) publishes it to the lookups
         // that use the bucket; lookups that use the byte before then see it or an older
         // value (not valid: they merge it with the bytes above, up to a valid one).
