@@ -135,6 +135,16 @@ mod clock;
 mod janitor;
 mod map;
 mod raw;
+
+/// Bytes of bucket-directory segments that maps of this process hold in memory mapped
+/// directly from the kernel (large segments allocated while a map grows), which a
+/// counting global allocator does not see. For the benchmarks' heap counts; not part of
+/// the API.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub fn mapped_bytes() -> usize {
+    raw::mapped_bytes()
+}
 mod reclaim;
 #[cfg(feature = "serde")]
 pub mod serde;

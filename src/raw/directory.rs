@@ -385,6 +385,19 @@ fn segment_layout(len: usize, huge: bool) -> Layout {
 #[cfg(target_os = "linux")]
 const MAPPED: usize = 256 << 10;
 
+/// Bytes of directory segments mapped directly with `mmap` (see [`MAPPED`]) by every map
+/// of the process: the global allocator never sees them, so a heap count through it
+/// (the benchmarks' counting allocator) adds these (`ttlmap::mapped_bytes` under the
+/// `bench-internals` feature).
+static MAPPED_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The current value of [`MAPPED_BYTES`].
+#[cfg_attr(not(feature = "bench-internals"), allow(dead_code))]
+pub(crate) fn mapped_bytes() -> usize {
+    // Relaxed: a statistic; read by the thread that built and dropped the maps it counts.
+    MAPPED_BYTES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Whether segment `len`/`huge` is (to be) a fresh mapping (see [`MAPPED`]).
 fn mapped(layout: Layout, huge: bool) -> bool {
     #[cfg(target_os = "linux")]
@@ -433,6 +446,8 @@ fn new_segment(_seg: usize, len: usize, huge: bool) -> *mut Bucket {
         if base == libc::MAP_FAILED {
             alloc::handle_alloc_error(layout);
         }
+        // Relaxed: a statistic, see `MAPPED_BYTES`.
+        MAPPED_BYTES.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
         return base.cast();
     }
     // SAFETY: non-zero size (len ≥ 1). Zeroed memory is a segment of uninitialised
@@ -468,6 +483,8 @@ unsafe fn free_segment(base: *mut Bucket, len: usize, huge: bool) {
     if mapped(layout, huge) {
         // SAFETY: our own mapping of exactly this size (caller), no longer reachable.
         unsafe { libc::munmap(base.cast(), layout.size()) };
+        // Relaxed: a statistic, see `MAPPED_BYTES`.
+        MAPPED_BYTES.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
         return;
     }
     // SAFETY: allocated with exactly this layout.

@@ -70,6 +70,8 @@
 mod cell;
 mod counter;
 mod directory;
+#[cfg(feature = "bench-internals")]
+pub(crate) use directory::mapped_bytes;
 mod expiry;
 mod filter;
 mod node;
