@@ -135,16 +135,6 @@ mod clock;
 mod janitor;
 mod map;
 mod raw;
-
-/// Bytes of bucket-directory segments that maps of this process hold in memory mapped
-/// directly from the kernel (large segments allocated while a map grows), which a
-/// counting global allocator does not see. For the benchmarks' heap counts; not part of
-/// the API.
-#[cfg(feature = "bench-internals")]
-#[doc(hidden)]
-pub fn mapped_bytes() -> usize {
-    raw::mapped_bytes()
-}
 mod reclaim;
 #[cfg(feature = "serde")]
 pub mod serde;
@@ -158,6 +148,16 @@ pub use crate::map::{
     LocalGuard, OccupiedError, Operation, OwnedGuard, Scan, ScanPage, Values,
 };
 pub use crate::set::{HashSet, HashSetBuilder, HashSetRef, SetIter, SetScan};
+
+/// Bytes of bucket-directory segments that maps of this process hold in memory mapped
+/// directly from the kernel (large segments allocated while a map grows), which a
+/// counting global allocator does not see. For the benchmarks' heap counts; not part of
+/// the API.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub fn mapped_bytes() -> usize {
+    raw::mapped_bytes()
+}
 
 /// The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]
