@@ -207,24 +207,31 @@ impl sealed::Sealed for OwnedGuard<'_> {
     }
 }
 
-impl Guard for LocalGuard<'_> {
-    fn refresh(&mut self) {
-        /// Pins again when dropped: after the old pin ended, or while unwinding from a
-        /// destructor panic that the old guard's drop resumed (so `inner` is never left
-        /// dropped).
-        struct Repin<'a, 'map>(&'a mut LocalGuard<'map>);
-        impl Drop for Repin<'_, '_> {
-            fn drop(&mut self) {
-                self.0.inner = ManuallyDrop::new(self.0.collector.pin());
+/// A guard's `refresh`: ends the pin in `slot`, then pins again with `pin`, also while
+/// unwinding from a destructor panic that the old guard's drop resumed (so `slot` is never
+/// left dropped).
+fn repin<T>(slot: &mut ManuallyDrop<T>, pin: impl FnOnce() -> T) {
+    struct Repin<'a, T, F: FnOnce() -> T>(&'a mut ManuallyDrop<T>, Option<F>);
+    impl<T, F: FnOnce() -> T> Drop for Repin<'_, T, F> {
+        fn drop(&mut self) {
+            if let Some(pin) = self.1.take() {
+                *self.0 = ManuallyDrop::new(pin());
             }
         }
-        let repin = Repin(self);
-        // SAFETY: the old guard is dropped once, here; `repin` puts a new one in its
-        // place before anything can read the slot again, even if this drop unwinds.
-        // The old guard must end first: a pin taken while it lives would be nested in
-        // it, and the thread would stay in its old epoch.
-        unsafe { ManuallyDrop::drop(&mut repin.0.inner) };
-        drop(repin);
+    }
+    let repin = Repin(slot, Some(pin));
+    // SAFETY: the old guard is dropped once, here; `repin` puts a new one in its place
+    // before anything can read the slot again, even if this drop unwinds. The old guard
+    // must end first: a pin taken while it lives would be nested in it, and the thread
+    // would stay in its old epoch.
+    unsafe { ManuallyDrop::drop(repin.0) };
+    drop(repin);
+}
+
+impl Guard for LocalGuard<'_> {
+    fn refresh(&mut self) {
+        let collector = self.collector;
+        repin(&mut self.inner, || collector.pin());
     }
 
     fn flush(&self) {
@@ -234,17 +241,8 @@ impl Guard for LocalGuard<'_> {
 
 impl Guard for OwnedGuard<'_> {
     fn refresh(&mut self) {
-        /// As in `LocalGuard::refresh`.
-        struct Repin<'a, 'map>(&'a mut OwnedGuard<'map>);
-        impl Drop for Repin<'_, '_> {
-            fn drop(&mut self) {
-                self.0.inner = ManuallyDrop::new(self.0.collector.pin_owned());
-            }
-        }
-        let repin = Repin(self);
-        // SAFETY: as in `LocalGuard::refresh`.
-        unsafe { ManuallyDrop::drop(&mut repin.0.inner) };
-        drop(repin);
+        let collector = self.collector;
+        repin(&mut self.inner, || collector.pin_owned());
     }
 
     fn flush(&self) {
