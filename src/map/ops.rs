@@ -149,13 +149,9 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let hash = self.hash(key);
         // A key the bucket filter rules out needs no pin at all.
-        if !self.raw.may_contain(hash) {
-            return None;
-        }
         self.raw
-            .get_walk(hash, key, now, g.protect())
+            .get(self.hash(key), key, now, || g.protect())
             .map(|(node, cell, _)| (node, cell))
     }
 
@@ -445,11 +441,9 @@ where
         // never `In(0)` for an entry it calls live. (It may call an entry expired up to
         // the coarse clock's lag before `get` stops returning it.)
         let mut now = Now::precise(&self.clock);
-        let hash = self.hash(key);
-        if !self.raw.may_contain(hash) {
-            return None;
-        }
-        let (_, _, d) = self.raw.get_walk(hash, key, &mut now, g.protect())?;
+        let (_, _, d) = self
+            .raw
+            .get(self.hash(key), key, &mut now, || g.protect())?;
         Some(match d {
             NEVER => Expiry::Never,
             d => Expiry::In(Duration::from_nanos(d - now.get())),
@@ -463,12 +457,14 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        // Spares the clock reads below for a key the bucket filter rules out (`get`
+        // inside `set_deadline` checks the filter again, one cached byte, before pinning).
         if !self.raw.may_contain(hash) {
             return false;
         }
         let mut now = self.now();
         let deadline = self.deadline(ttl);
         self.raw
-            .set_deadline(hash, key, deadline, &mut now, g.protect())
+            .set_deadline(hash, key, deadline, &mut now, || g.protect())
     }
 }

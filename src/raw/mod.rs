@@ -487,29 +487,31 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// The node holding `key`, its current cell and that cell's deadline, if the cell is
-    /// live. Never writes.
+    /// live. Never writes. `pin` gives the guard the walk needs; it is called only if the
+    /// bucket filter lets the key through, so a lookup that the filter answers never pins
+    /// (a handle pins lazily, `reclaim::Guard::protect`).
     #[inline]
     pub(crate) fn get<'g, Q, G>(
         &'g self,
         hash: u64,
         key: &Q,
         now: &mut Now<'_>,
-        guard: &'g G,
+        pin: impl Fn() -> &'g G,
     ) -> Option<(&'g Node<K, V>, &'g Cell<V>, u64)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
-        G: RawGuard,
+        G: RawGuard + 'g,
     {
         if !self.may_contain(hash) {
             return None;
         }
-        self.get_walk(hash, key, now, guard)
+        self.get_walk(hash, key, now, pin())
     }
 
     /// [`RawMap::get`] after the bucket filter said the key may be here: the walk.
     #[inline]
-    pub(crate) fn get_walk<'g, Q, G>(
+    fn get_walk<'g, Q, G>(
         &'g self,
         hash: u64,
         key: &Q,

@@ -151,22 +151,23 @@ impl<K, V> RawMap<K, V> {
 
     /// A refresh: changes the deadline of the live entry `key` to `deadline`. The CAS on
     /// the current cell's open deadline is the linearization point: an open cell is the
-    /// entry's current one (every change of the entry freezes it first).
-    pub(crate) fn set_deadline<Q, G>(
-        &self,
+    /// entry's current one (every change of the entry freezes it first). `pin` as in
+    /// [`RawMap::get`].
+    pub(crate) fn set_deadline<'g, Q, G>(
+        &'g self,
         hash: u64,
         key: &Q,
         deadline: u64,
         now: &mut Now<'_>,
-        guard: &G,
+        pin: impl Fn() -> &'g G,
     ) -> bool
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + ?Sized,
-        G: RawGuard,
+        G: RawGuard + 'g,
     {
         'lookup: loop {
-            let Some((_, cur, mut d)) = self.get(hash, key, now, guard) else {
+            let Some((_, cur, mut d)) = self.get(hash, key, now, &pin) else {
                 return false;
             };
             loop {
