@@ -8,13 +8,15 @@
 //! walks against writer threads, with a handshake that puts a doubling inside some walks.
 
 use std::collections::HashMap as StdMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
 use ttlmap::{HashMap, ManualClock};
+
+mod common;
+use common::Direct;
 
 /// Sets the flag when dropped, so that helper threads stop even if the test panics.
 struct SetOnDrop<'a>(&'a AtomicBool);
@@ -156,26 +158,6 @@ fn retain_offers_each_stable_entry_once_while_its_closure_changes_the_map() {
         assert!((0..STABLE).all(|k| m.get(&k) == Some(&!k)));
     }
 }
-
-/// Hashes a `u64` key to itself, so that a test decides which bucket holds what.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys");
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Direct = BuildHasherDefault<Identity>;
 
 fn direct_map(buckets: usize) -> HashMap<u64, u64, Direct> {
     let map = HashMap::builder()

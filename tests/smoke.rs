@@ -1,5 +1,7 @@
 use ttlmap::HashMap;
 
+mod common;
+
 #[test]
 fn basic_ops_and_growth() {
     let map = HashMap::new();
@@ -42,12 +44,14 @@ fn basic_ops_and_growth() {
 /// until they are unlinked) against the live entries right at the bound. The clock is
 /// manual and only moves while no write runs, so every write reads a time past `t`.
 mod sweep_bound {
-    use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+    use std::hash::BuildHasher;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Barrier;
     use std::time::Duration;
 
     use ttlmap::{HashMap, ManualClock};
+
+    use crate::common::Direct;
 
     /// Keys of unrelated traffic: far from the entries under test.
     const TRAFFIC: u64 = 1 << 40;
@@ -132,26 +136,6 @@ mod sweep_bound {
             assert!((0..n).all(|i| m.get(&i).is_some() == (i % 4 == 0)));
         }
     }
-
-    /// Hashes a `u64` key to itself, so that a test decides which bucket holds what.
-    #[derive(Default)]
-    struct Identity(u64);
-
-    impl Hasher for Identity {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-
-        fn write(&mut self, _: &[u8]) {
-            unreachable!("only u64 keys");
-        }
-
-        fn write_u64(&mut self, n: u64) {
-            self.0 = n;
-        }
-    }
-
-    type Direct = BuildHasherDefault<Identity>;
 
     /// The bucket count of the sharp tests below.
     const S: u64 = 1024;
