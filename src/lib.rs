@@ -141,6 +141,7 @@ pub mod serde;
 mod set;
 mod sync;
 
+pub use crate::cache::{RemovalCause, Stats};
 pub use crate::clock::{Clock, Expiry, ManualClock};
 pub use crate::janitor::Janitor;
 pub use crate::map::{

@@ -263,7 +263,7 @@ fn filled<S: BuildHasher>(c: &Counter, hasher: S) -> HashMap<Key<'_>, Val<'_>, S
     map
 }
 
-fn assert_intact<S: BuildHasher>(map: &HashMap<Key<'_>, Val<'_>, S>, c: &Counter) {
+fn assert_intact<'a, S: BuildHasher>(map: &HashMap<Key<'a>, Val<'a>, S>, c: &'a Counter) {
     let m = map.pin();
     assert_eq!(m.len(), 100);
     assert_eq!(m.iter().count(), 100);
@@ -273,9 +273,9 @@ fn assert_intact<S: BuildHasher>(map: &HashMap<Key<'_>, Val<'_>, S>, c: &Counter
 }
 
 /// Every write and lookup, with `Hash` or `Eq` panicking (`flag` set).
-fn hostile_ops<S: BuildHasher>(
-    map: &HashMap<Key<'_>, Val<'_>, S>,
-    c: &Counter,
+fn hostile_ops<'a, S: BuildHasher>(
+    map: &HashMap<Key<'a>, Val<'a>, S>,
+    c: &'a Counter,
     flag: &'static std::thread::LocalKey<Cell<bool>>,
     keys: &[u64],
 ) {

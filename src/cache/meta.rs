@@ -1,37 +1,53 @@
-//! The per-entry policy word: a stamp and two flags, in 8 bytes of the node.
+//! The per-entry cache word: the policy's stamp and flags, and the entry's weight, in 8
+//! bytes of the node.
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// Bits of [`Meta`] that hold the stamp; the flags live above them.
-pub(super) const STAMP_BITS: u32 = 56;
+/// Bits 0..32: the entry's weight (as the weigher gave it when the value was written).
+const WEIGHT_MASK: u64 = u32::MAX as u64;
+/// Set once the entry's removal was decided: its weight no longer counts (and a
+/// replacement decided before the removal, whose weight swap comes late, must not add it
+/// back).
+const DEAD: u64 = 1 << 32;
+/// Bits 33..62: the stamp, the policy clock modulo 2^29.
+const STAMP_SHIFT: u32 = 33;
+pub(super) const STAMP_BITS: u32 = 29;
 pub(super) const STAMP_MASK: u64 = (1 << STAMP_BITS) - 1;
 /// Flag: inserted and not yet judged at the window's exit.
-pub(super) const NEW: u64 = 1 << STAMP_BITS;
+pub(super) const NEW: u64 = 1 << 62;
 /// Flag: hit since it entered the main region (segmented LRU's protected segment).
-pub(super) const PROTECTED: u64 = 1 << (STAMP_BITS + 1);
+pub(super) const PROTECTED: u64 = 1 << 63;
+/// The bits the policy owns; the others (weight, `DEAD`) belong to the map's accounting.
+const POLICY_BITS: u64 = !(WEIGHT_MASK | DEAD);
 
-/// An entry's policy metadata. `Copy`; a map keeps it in an [`AtomicMeta`] in the node.
+/// An entry's policy metadata (the policy's part of the node's cache word). `Copy`.
 ///
 /// | bits   | field |
 /// |--------|-------|
-/// | 0..56  | stamp: the policy's insert clock at the entry's last refresh (its insert, or a hit that found the stamp stale) |
-/// | 56     | `NEW`: inserted, not yet judged at the window's exit (admission) |
-/// | 57     | `PROTECTED`: hit since it entered the main region |
-/// | 58..64 | zero |
+/// | 0..33  | (the map's: weight and `DEAD`; zero in a `Meta` the policy builds) |
+/// | 33..62 | stamp: the policy's insert clock, modulo 2^29, at the entry's last refresh (its insert, or a hit that found the stamp stale) |
+/// | 62     | `NEW`: inserted, not yet judged at the window's exit (admission) |
+/// | 63     | `PROTECTED`: hit since it entered the main region |
 ///
-/// 56 bits of inserts do not wrap in practice (2^56 inserts at 10^9 a second take two
-/// years; a stamp that did wrap only makes one entry look young).
+/// Stamps are compared by their age modulo 2^29 ([`Meta::age`]): an entry not refreshed
+/// for 2^29 inserts looks young again, which shifts one eviction choice and nothing else.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Meta(pub(super) u64);
 
 impl Meta {
     pub(super) fn new(stamp: u64, flags: u64) -> Meta {
-        Meta(stamp & STAMP_MASK | flags)
+        Meta((stamp & STAMP_MASK) << STAMP_SHIFT | flags & (NEW | PROTECTED))
     }
 
-    /// The policy clock's reading at the entry's last refresh.
+    /// The policy clock's reading (modulo 2^29) at the entry's last refresh.
     pub fn stamp(self) -> u64 {
-        self.0 & STAMP_MASK
+        (self.0 >> STAMP_SHIFT) & STAMP_MASK
+    }
+
+    /// Inserts since the last refresh, modulo 2^29, at policy clock `now`.
+    #[inline]
+    pub fn age(self, now: u64) -> u64 {
+        now.wrapping_sub(self.stamp()) & STAMP_MASK
     }
 
     /// Whether the entry has not yet been judged at the window's exit.
@@ -45,36 +61,89 @@ impl Meta {
     }
 
     pub(super) fn flags(self) -> u64 {
-        self.0 & !STAMP_MASK
+        self.0 & (NEW | PROTECTED)
     }
 }
 
-/// A [`Meta`] in an atomic word: the 8 bytes a bounded map adds to each node.
+/// The node's cache word: a [`Meta`] for the policy, and the weight for the map.
 ///
-/// Every access is `Relaxed`: the word is a hint for the policy, no memory is published
-/// through it, and racing writers (two readers refreshing one entry, a reader and the
-/// evicting writer that judges it) store values that are equally good; a lost store
-/// costs at most one slightly worse eviction choice. A hit stores only when the stamp is
-/// stale or a flag must be set, so a hot entry's line is not written on every hit.
+/// The policy's accesses are `Relaxed` hints: no memory is published through the word,
+/// racing policy writers (two readers refreshing one entry, a reader and the evicting
+/// writer that judges it) store values that are equally good, and a lost store costs at
+/// most one slightly worse eviction choice. A hit stores only when the stamp is stale or
+/// a flag must be set, so a hot entry's line is not written on every hit. Policy stores
+/// are read-modify-writes that keep the weight bits, and the weight changes keep the
+/// policy bits, so neither loses the other's update.
+///
+/// The weight protocol (`cache/bound.rs`): a new node is linked with its weight; the
+/// writer that decides a replacement swaps in the new value's weight, unless the word is
+/// `DEAD`; the writer that decides the removal sets `DEAD` and takes the weight out. The
+/// map's weighted size is the sum of the weights of the words not `DEAD`.
 #[derive(Debug, Default)]
 pub struct AtomicMeta(AtomicU64);
 
 impl AtomicMeta {
-    /// A word holding `m`.
+    /// A word holding `m` (and weight 0).
     pub fn new(m: Meta) -> Self {
-        AtomicMeta(AtomicU64::new(m.0))
+        AtomicMeta(AtomicU64::new(m.0 & POLICY_BITS))
+    }
+
+    /// A word with weight `w` and no policy bits (a node before the policy saw it).
+    pub(crate) fn with_weight(w: u32) -> Self {
+        AtomicMeta(AtomicU64::new(u64::from(w)))
     }
 
     /// The current metadata.
     #[inline]
     pub fn load(&self) -> Meta {
         // Relaxed: a policy hint (type docs).
-        Meta(self.0.load(Ordering::Relaxed))
+        Meta(self.0.load(Ordering::Relaxed) & POLICY_BITS)
     }
 
+    /// Replaces the policy's bits with `m`'s, keeping the weight.
     #[inline]
-    pub(super) fn store(&self, m: Meta) {
+    pub(crate) fn store(&self, m: Meta) {
+        // Relaxed: a policy hint (type docs); the RMW keeps a racing weight change.
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some(w & !POLICY_BITS | m.0 & POLICY_BITS)
+            });
+    }
+
+    /// Clears the `NEW` flag.
+    #[inline]
+    pub(super) fn clear_new(&self) {
         // Relaxed: a policy hint (type docs).
-        self.0.store(m.0, Ordering::Relaxed);
+        self.0.fetch_and(!NEW, Ordering::Relaxed);
+    }
+
+    /// The weight, or `None` once the entry's removal was decided.
+    pub(crate) fn weight(&self) -> Option<u32> {
+        // Relaxed: read by the map's accounting only, under the protocol above.
+        let w = self.0.load(Ordering::Relaxed);
+        (w & DEAD == 0).then_some((w & WEIGHT_MASK) as u32)
+    }
+
+    /// A replacement decided with a value of weight `new`: swaps it in and returns the
+    /// weight it replaces, or `None` (and changes nothing) if the removal was decided.
+    pub(crate) fn swap_weight(&self, new: u32) -> Option<u32> {
+        // Relaxed: every weight change is an RMW of this one word, so they are totally
+        // ordered by its modification order, which is all the accounting needs.
+        self.0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                (w & DEAD == 0).then_some(w & !WEIGHT_MASK | u64::from(new))
+            })
+            .ok()
+            .map(|w| (w & WEIGHT_MASK) as u32)
+    }
+
+    /// The removal was decided (once per node): marks the word `DEAD` and returns the
+    /// weight it held.
+    pub(crate) fn kill(&self) -> u32 {
+        // Relaxed: as in `swap_weight`.
+        let w = self.0.fetch_or(DEAD, Ordering::Relaxed);
+        debug_assert!(w & DEAD == 0, "a removal is decided once per node");
+        (w & WEIGHT_MASK) as u32
     }
 }

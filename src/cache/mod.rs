@@ -1,6 +1,8 @@
-//! The eviction policy of the bounded cache (issue #12): pure data structures, not yet
-//! wired into the map. The map calls [`Policy::on_hit`], [`Policy::on_insert`] and
-//! [`Policy::choose_victim`]; nothing here knows about the map.
+//! The bounded cache: its state and eviction (`bound.rs`), the listener's queue
+//! (`events.rs`), the statistics (`stats.rs`), and the eviction policy (the rest). The
+//! policy is pure data structures: the map calls [`Policy::on_hit`],
+//! [`Policy::on_insert`] and [`Policy::choose_victim`] (through `bound.rs`), and nothing
+//! in the policy knows about the map.
 //!
 //! # The policy: sampled W-TinyLFU with a ghost-adapted window
 //! W-TinyLFU (Einziger, Eytan, Friedman & Manes, "TinyLFU: A Highly Efficient Cache
@@ -71,19 +73,26 @@
 //! thousands of tracked atomics for a small capacity. Loom models of the bounded map
 //! should use a capacity of a few entries (the arrays have a floor of 8 words).
 
-// Until the map calls it, the policy is used by its tests and the harness only.
+// The policy's tuning knobs and prototypes are used by its tests and the harness only.
 #![cfg_attr(
     not(feature = "bench-internals"),
     allow(dead_code, unused_imports, unreachable_pub)
 )]
 
+mod bound;
 mod climb;
+mod events;
 mod meta;
 mod policy;
 mod sketch;
+mod stats;
 mod ticker;
 mod window;
 
+pub use bound::RemovalCause;
+pub(crate) use bound::{Bound, Options};
+pub(crate) use events::Delivery;
 pub use meta::{AtomicMeta, Meta};
 pub use policy::{Choice, Config, HitRecord, Insert, MainOrder, Policy, Sampled};
 pub use sketch::FrequencySketch;
+pub use stats::Stats;

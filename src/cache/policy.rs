@@ -1,7 +1,7 @@
 //! The policy: its knobs, and the hooks the map calls.
 
 use super::climb::Climber;
-use super::meta::{AtomicMeta, Meta, NEW, PROTECTED};
+use super::meta::{AtomicMeta, Meta, NEW, PROTECTED, STAMP_MASK};
 use super::sketch::FrequencySketch;
 use super::ticker::Ticker;
 use super::window::{Ghost, Sizes, Window};
@@ -250,7 +250,8 @@ impl Policy {
     pub fn on_hit(&self, hash: u64, meta: &AtomicMeta) {
         let m = meta.load();
         let now = self.clock.now();
-        let stale = now.wrapping_sub(m.stamp()) >= self.refresh && now != m.stamp();
+        let age = m.age(now);
+        let stale = age >= self.refresh && age != 0;
         let protect = self.protects() && !m.is_new() && !m.is_protected();
         if stale || protect {
             let flags = m.flags() | if protect { PROTECTED } else { 0 };
@@ -331,8 +332,7 @@ impl Policy {
             self.sketch.frequency(sample[v].hash),
         );
         if !self.cfg.admission || fc > fv || (self.cfg.admit_ties && fc == fv) {
-            let m = c.meta.load();
-            c.meta.store(Meta(m.0 & !NEW));
+            c.meta.clear_new();
             self.window.remember(sample[v].hash, Ghost::Main, now);
             Some(Choice::Sampled(v))
         } else {
@@ -347,7 +347,7 @@ impl Policy {
     fn main_victim(&self, sample: &[Sampled<'_>], now: u64) -> Option<usize> {
         let window = self.window.len();
         let class = |m: Meta| {
-            let in_window = m.is_new() && now.wrapping_sub(m.stamp()) < window;
+            let in_window = m.is_new() && m.age(now) < window;
             let protected = self.protects() && m.is_protected();
             (in_window, protected)
         };
@@ -364,7 +364,8 @@ impl Policy {
                     } else {
                         0
                     };
-                    (f, m.stamp(), i)
+                    // The oldest (largest age) first among equals.
+                    (f, STAMP_MASK - m.age(now), i)
                 })
             })
             .min()

@@ -2,6 +2,7 @@
 //!
 //! - `mod.rs`: the map, its construction and maintenance;
 //! - `builder.rs`: [`HashMapBuilder`];
+//! - `bounded.rs`: the bounded cache's methods (`set_max_capacity`, `stats`, ...);
 //! - `guard.rs`: the guards ([`LocalGuard`], [`OwnedGuard`], the sealed [`Guard`] trait);
 //! - `ops.rs`: the one implementation of every operation, under a reclamation guard;
 //! - `guarded.rs`: papaya's guard-based API (`map.get(&k, &guard)`);
@@ -10,6 +11,7 @@
 //! - `scan.rs`: the resumable scan ([`Cursor`], [`Scan`]);
 //! - `traits.rs`: std traits (`Debug`, `Clone`, `PartialEq`, `Extend`, ...).
 
+mod bounded;
 mod builder;
 mod guard;
 mod guarded;
@@ -112,6 +114,7 @@ impl<K, V> HashMap<K, V> {
             hasher: DefaultHashBuilder::default(),
             default_ttl: None,
             clock: Clock::system(),
+            cache: Default::default(),
             _marker: PhantomData,
         }
     }
@@ -300,6 +303,8 @@ impl<K, V, S> HashMap<K, V, S> {
         let (mut removed, mut earliest) = (0, NEVER);
         for first in (0..size).step_by(CHUNK) {
             let guard = self.collector.pin();
+            // After the guard: delivered before the guard goes.
+            let _events = self.events();
             for b in first..(first + CHUNK).min(size) {
                 let swept = self.raw.sweep_bucket(b, size, &mut now, guard.protect());
                 removed += swept.removed;

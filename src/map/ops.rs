@@ -11,6 +11,7 @@ use std::hash::{BuildHasher, Hash};
 use std::time::Duration;
 
 use super::{Cursor, HashMap, Scan};
+use crate::cache::{Delivery, RemovalCause};
 use crate::clock::{Expiry, NEVER};
 use crate::raw::{self, Inserted, Now, OwnedCell, Policy};
 use crate::reclaim::Guard as RawGuard;
@@ -95,7 +96,57 @@ impl<K, V, S> HashMap<K, V, S> {
         }
     }
 
+    /// Opens the delivery of the listener's calls for one operation (`cache/events.rs`),
+    /// if the map has a listener. Call it after the operation's guard exists.
+    #[inline]
+    pub(crate) fn events(&self) -> Option<Delivery> {
+        match &self.raw.cache {
+            Some(b) if b.listens() => Some(Delivery::open()),
+            _ => None,
+        }
+    }
+
+    /// A value to write for `key`, with its weight (the weigher runs here, before the
+    /// engine: a panicking weigher leaves the map untouched).
+    #[inline]
+    pub(crate) fn owned_cell(&self, key: &K, value: V, deadline: u64) -> OwnedCell<V> {
+        let cell = OwnedCell::new(value, deadline);
+        match &self.raw.cache {
+            Some(b) => {
+                let w = b.weigh(key, cell.value());
+                cell.weighing(w)
+            }
+            None => cell,
+        }
+    }
+
+    /// After a write of `node`'s value `cell` (a new node if `new`): tells the policy of
+    /// a new key and evicts down to the bound (`cache/bound.rs`).
+    #[inline]
+    fn written(
+        &self,
+        node: &raw::Node<K, V>,
+        cell: &raw::Cell<V>,
+        hash: u64,
+        new: bool,
+        now: &mut Now<'_>,
+        g: &RawGuard<'_>,
+    ) {
+        if let Some(b) = &self.raw.cache {
+            let candidate = if new { b.on_insert(node, hash) } else { None };
+            b.enforce(
+                &self.raw,
+                candidate,
+                Some((node, cell)),
+                usize::MAX,
+                now,
+                g.protect(),
+            );
+        }
+    }
+
     pub(crate) fn clear_in(&self, g: &RawGuard<'_>) {
+        let _events = self.events();
         self.raw.clear(&mut self.now(), g.protect());
     }
 
@@ -103,6 +154,7 @@ impl<K, V, S> HashMap<K, V, S> {
     where
         F: FnMut(&K, &V) -> bool,
     {
+        let _events = self.events();
         self.raw.retain_raw(
             &mut self.now(),
             |node, cell, live| !live || f(&node.key, &cell.value),
@@ -123,6 +175,7 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     pub(crate) fn purge_expired_in(&self, g: &RawGuard<'_>) -> usize {
+        let _events = self.events();
         self.raw.purge_expired(&mut self.now(), g.protect())
     }
 }
@@ -135,6 +188,12 @@ where
     #[inline]
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
+    }
+
+    /// The weight of `value` written for `key` (0 if the map tracks no weights).
+    #[inline]
+    fn weight_of(&self, key: &K, value: &V) -> u32 {
+        self.raw.cache.as_ref().map_or(0, |b| b.weigh(key, value))
     }
 
     /// The live entry of `key`: its node and current cell.
@@ -150,9 +209,35 @@ where
         Q: Hash + Eq + ?Sized,
     {
         // A key the bucket filter rules out needs no pin at all.
-        self.raw
-            .get(self.hash(key), key, now, || g.protect())
-            .map(|(node, cell, _)| (node, cell))
+        let hash = self.hash(key);
+        let found = self.raw.get(hash, key, now, || g.protect());
+        if let Some(b) = &self.raw.cache {
+            if let (Some((node, _, _)), Some(policy)) = (found, b.policy()) {
+                policy.on_hit(hash | 1 << 63, &node.meta);
+            }
+        }
+        found.map(|(node, cell, _)| (node, cell))
+    }
+
+    /// [`lookup`](Self::lookup), counted as a hit or a miss when the map records them.
+    #[inline]
+    fn counted_lookup<'g, Q>(
+        &'g self,
+        key: &Q,
+        now: &mut Now<'_>,
+        g: &'g RawGuard<'_>,
+    ) -> Option<(&'g raw::Node<K, V>, &'g raw::Cell<V>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let found = self.lookup(key, now, g);
+        if let Some(b) = &self.raw.cache {
+            if b.record_stats {
+                self.raw.count_lookup(found.is_some());
+            }
+        }
+        found
     }
 
     #[inline]
@@ -165,7 +250,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lookup(key, &mut self.now(), g)
+        self.counted_lookup(key, &mut self.now(), g)
             .map(|(n, c)| (&n.key, &c.value))
     }
 
@@ -179,14 +264,21 @@ where
         now: &mut Now<'_>,
         g: &'g RawGuard<'_>,
     ) -> Option<&'g V> {
+        let _events = self.events();
         let hash = self.hash(&key);
-        let cell = OwnedCell::new(value, deadline);
+        let cell = self.owned_cell(&key, value, deadline);
         match self
             .raw
             .insert(hash, key, cell, Policy::Replace, now, g.protect())
         {
-            Inserted::New(..) => None,
-            Inserted::Replaced { old, .. } => old.map(|c| &c.value),
+            Inserted::New(node, cell) => {
+                self.written(node, cell, hash, true, now, g);
+                None
+            }
+            Inserted::Replaced { node, old, new } => {
+                self.written(node, new, hash, false, now, g);
+                old.map(|c| &c.value)
+            }
             Inserted::Occupied { .. } => unreachable!("Policy::Replace never reports Occupied"),
         }
     }
@@ -212,7 +304,8 @@ where
     ) -> Result<&'g V, OccupiedError<'g, V>> {
         let mut now = self.now();
         let deadline = self.deadline(self.default_ttl);
-        match self.insert_if_vacant(key, OwnedCell::new(value, deadline), &mut now, g) {
+        let cell = self.owned_cell(&key, value, deadline);
+        match self.insert_if_vacant(key, cell, &mut now, g) {
             Ok(v) => Ok(v),
             Err((current, _key, cell)) => Err(OccupiedError {
                 current,
@@ -230,12 +323,23 @@ where
         now: &mut Now<'_>,
         g: &'g RawGuard<'_>,
     ) -> Result<&'g V, (&'g V, K, OwnedCell<V>)> {
+        let _events = self.events();
         let hash = self.hash(&key);
         match self
             .raw
             .insert(hash, key, cell, Policy::IfVacant, now, g.protect())
         {
-            Inserted::New(_, c) | Inserted::Replaced { new: c, .. } => Ok(&c.value),
+            Inserted::New(n, c) => {
+                self.written(n, c, hash, true, now, g);
+                Ok(&c.value)
+            }
+            // Over an expired value: a new entry for the policy too.
+            Inserted::Replaced {
+                node: n, new: c, ..
+            } => {
+                self.written(n, c, hash, true, now, g);
+                Ok(&c.value)
+            }
             Inserted::Occupied {
                 current, key, cell, ..
             } => Err((&current.value, key, cell)),
@@ -254,11 +358,12 @@ where
         F: FnOnce() -> V,
     {
         let mut now = self.now();
-        if let Some((_, c)) = self.lookup(&key, &mut now, g) {
+        if let Some((_, c)) = self.counted_lookup(&key, &mut now, g) {
             return Err(&c.value);
         }
         let deadline = self.deadline(self.default_ttl);
-        self.insert_if_vacant(key, OwnedCell::new(f(), deadline), &mut now, g)
+        let cell = self.owned_cell(&key, f(), deadline);
+        self.insert_if_vacant(key, cell, &mut now, g)
             .map_err(|(current, _, _)| current)
     }
 
@@ -289,10 +394,16 @@ where
     where
         F: Fn(&V) -> V,
     {
+        let _events = self.events();
         loop {
             let (node, cell) = self.lookup(key, now, g)?;
             let value = f(&cell.value);
-            if let Ok(new) = self.raw.replace_value(node, cell, value, now, g.protect()) {
+            let weight = self.weight_of(key, &value);
+            if let Ok(new) = self
+                .raw
+                .replace_value(node, cell, value, weight, now, g.protect())
+            {
+                self.written(node, new, 0, false, now, g);
                 return Some(&new.value);
             }
         }
@@ -322,7 +433,7 @@ where
                 None => {
                     let f = init.take().expect("the initialiser runs once");
                     let deadline = self.deadline(self.default_ttl);
-                    OwnedCell::new(f(), deadline)
+                    self.owned_cell(&key, f(), deadline)
                 }
             };
             match self.insert_if_vacant(key, c, &mut now, g) {
@@ -344,6 +455,7 @@ where
     where
         F: FnMut(Option<(&'g K, &'g V)>) -> Operation<V, T>,
     {
+        let _events = self.events();
         let mut now = self.now();
         let hash = self.hash(&key);
         let raw = &self.raw;
@@ -352,7 +464,11 @@ where
             match self.lookup(&key, &mut now, g) {
                 Some((node, cell)) => match f(Some((&node.key, &cell.value))) {
                     Operation::Insert(v) => {
-                        if let Ok(new) = raw.replace_value(node, cell, v, &mut now, g.protect()) {
+                        let weight = self.weight_of(&node.key, &v);
+                        if let Ok(new) =
+                            raw.replace_value(node, cell, v, weight, &mut now, g.protect())
+                        {
+                            self.written(node, new, hash, false, &mut now, g);
                             return Compute::Updated {
                                 old: (&node.key, &cell.value),
                                 new: (&node.key, &new.value),
@@ -360,7 +476,7 @@ where
                         }
                     }
                     Operation::Remove => {
-                        if raw.remove_cell(node, cell, |d| now.live(d), g.protect()) {
+                        if raw.remove_cell(node, cell, |d| explicit(now.live(d)), g.protect()) {
                             raw.sweep_step(&mut now, g.protect());
                             return Compute::Removed(&node.key, &cell.value);
                         }
@@ -370,12 +486,15 @@ where
                 None => match f(None) {
                     Operation::Insert(v) => {
                         let deadline = self.deadline(self.default_ttl);
-                        let cell = OwnedCell::new(v, deadline);
+                        let cell = self.owned_cell(&key, v, deadline);
                         match raw.insert(hash, key, cell, Policy::IfVacant, &mut now, g.protect()) {
                             Inserted::New(n, c)
                             | Inserted::Replaced {
                                 node: n, new: c, ..
-                            } => return Compute::Inserted(&n.key, &c.value),
+                            } => {
+                                self.written(n, c, hash, true, &mut now, g);
+                                return Compute::Inserted(&n.key, &c.value);
+                            }
                             Inserted::Occupied { key: k, .. } => key = k,
                         }
                     }
@@ -398,6 +517,7 @@ where
         Q: Hash + Eq + ?Sized,
         F: FnMut(&K, &V) -> bool,
     {
+        let _events = self.events();
         let mut now = self.now();
         loop {
             let Some((node, cell)) = self.lookup(key, &mut now, g) else {
@@ -408,7 +528,7 @@ where
             }
             if self
                 .raw
-                .remove_cell(node, cell, |d| now.live(d), g.protect())
+                .remove_cell(node, cell, |d| explicit(now.live(d)), g.protect())
             {
                 self.raw.sweep_step(&mut now, g.protect());
                 return Ok(Some((&node.key, &cell.value)));
@@ -467,4 +587,11 @@ where
         self.raw
             .set_deadline(hash, key, deadline, &mut now, || g.protect())
     }
+}
+
+/// The cause of a user's removal of a value that is `live`: a removal only ever accepts
+/// a live value (an expired one is absent), so `None` otherwise.
+#[inline]
+fn explicit(live: bool) -> Option<RemovalCause> {
+    live.then_some(RemovalCause::Explicit)
 }

@@ -44,13 +44,20 @@ where
     S: BuildHasher + Clone,
 {
     /// A deep copy of the live entries, keeping each entry's deadline and sharing the
-    /// clock.
+    /// clock, the bound, the weigher and the listener (the copy's inserts call it too;
+    /// its statistics start at zero).
     fn clone(&self) -> HashMap<K, V, S> {
         let other = HashMapBuilder {
             capacity: self.len(),
             hasher: self.hasher.clone(),
             default_ttl: self.default_ttl,
             clock: self.clock.clone(),
+            cache: self
+                .raw
+                .cache
+                .as_ref()
+                .map(|b| b.options())
+                .unwrap_or_default(),
             _marker: PhantomData,
         }
         .build();

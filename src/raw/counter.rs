@@ -1,4 +1,5 @@
-//! The element count, sharded so that writers on different threads never share a line.
+//! The element count and the always-on statistics, sharded so that writers on different
+//! threads never share a line.
 //!
 //! SS06 bumps one shared counter per insert (§2.3); on a contended map that one cache
 //! line serialises every writer. Here each thread adds to its own cache-padded shard
@@ -7,10 +8,40 @@
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{shard_count, thread_index, AtomicUsize, Ordering};
+use crate::sync::{shard_count, thread_index, AtomicU64, AtomicUsize, Ordering};
+
+/// The events [`Counter::bump`] counts (`Stats` in `cache/stats.rs` reports them).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Event {
+    /// A value was written for a key that had none live.
+    Insert,
+    /// A live value was replaced.
+    Update,
+    /// An entry was removed by the user (cause `Explicit`).
+    Removal,
+    /// An entry was evicted by the bound (cause `Size`).
+    Eviction,
+    /// An entry left after its deadline (cause `Expired`).
+    Expiration,
+    /// A lookup found a live value (counted only with `record_stats`).
+    Hit,
+    /// A lookup found none (counted only with `record_stats`).
+    Miss,
+    /// A gauge, not an event: heap cells installed or decided and not yet retired (the
+    /// values of entries written more than once).
+    HeapCells,
+}
+
+const EVENTS: usize = 8;
+
+/// One thread's shard: the length and the event counts, in one line.
+struct Shard {
+    len: AtomicUsize,
+    events: [AtomicU64; EVENTS],
+}
 
 pub(crate) struct Counter {
-    shards: Box<[CachePadded<AtomicUsize>]>,
+    shards: Box<[CachePadded<Shard>]>,
 }
 
 impl Counter {
@@ -18,14 +49,47 @@ impl Counter {
         let n = shard_count();
         Counter {
             shards: (0..n)
-                .map(|_| CachePadded::new(AtomicUsize::new(0)))
+                .map(|_| {
+                    CachePadded::new(Shard {
+                        len: AtomicUsize::new(0),
+                        events: std::array::from_fn(|_| AtomicU64::new(0)),
+                    })
+                })
                 .collect(),
         }
     }
 
     #[inline]
-    fn shard(&self) -> &AtomicUsize {
+    fn my_shard(&self) -> &Shard {
         &self.shards[thread_index() & (self.shards.len() - 1)]
+    }
+
+    #[inline]
+    fn shard(&self) -> &AtomicUsize {
+        &self.my_shard().len
+    }
+
+    /// Counts one `e` (on this thread's shard).
+    #[inline]
+    pub(crate) fn bump(&self, e: Event) {
+        // Relaxed: a statistic; nothing is published through it.
+        self.my_shard().events[e as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Takes one `e` back (for the gauge; wrapping, as `decrement`).
+    #[inline]
+    pub(crate) fn unbump(&self, e: Event) {
+        // Relaxed: as in `bump`.
+        self.my_shard().events[e as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The total of `e` over all shards.
+    pub(crate) fn events(&self, e: Event) -> u64 {
+        self.shards
+            .iter()
+            // Relaxed: a statistic (a snapshot while other threads count).
+            .map(|s| s.events[e as usize].load(Ordering::Relaxed))
+            .fold(0, u64::wrapping_add)
     }
 
     /// Adds one and returns the (approximate) new total if this thread should check the
@@ -56,7 +120,9 @@ impl Counter {
             .shards
             .iter()
             // Relaxed: an approximate count by definition, see the module docs.
-            .fold(0usize, |acc, s| acc.wrapping_add(s.load(Ordering::Relaxed)));
+            .fold(0usize, |acc, s| {
+                acc.wrapping_add(s.len.load(Ordering::Relaxed))
+            });
         if (total as isize) < 0 {
             0
         } else {

@@ -265,6 +265,17 @@ impl Directory {
         })
     }
 
+    /// Bytes of the segments allocated so far (for `Stats::heap_bytes`).
+    pub(crate) fn bytes(&self) -> usize {
+        self.segments
+            .iter()
+            .enumerate()
+            // Relaxed: a statistic.
+            .filter(|(_, s)| !s.load(Ordering::Relaxed).is_null())
+            .map(|(seg, _)| segment_parts(segment_len(seg)).0.size())
+            .sum()
+    }
+
     #[cold]
     #[inline(never)]
     fn alloc_segment(&self, seg: usize) -> *mut Bucket {

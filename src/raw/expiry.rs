@@ -449,6 +449,7 @@ impl<K, V> RawMap<K, V> {
                 return Reaped::Live(d);
             }
             if cell.freeze(d, std::ptr::null_mut()).is_ok() {
+                self.decided_removal(node, cell, super::Cause::Expired);
                 self.settle(node, guard);
                 super::mark(&node.link);
                 return Reaped::Removed;

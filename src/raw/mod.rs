@@ -86,6 +86,7 @@ use std::ptr;
 use self::cell::live_at;
 pub(crate) use self::cell::Cell;
 use self::counter::Counter;
+pub(crate) use self::counter::Event;
 use self::directory::Directory;
 pub(crate) use self::node::Node;
 use self::node::{
@@ -95,6 +96,8 @@ use self::node::{
 pub(crate) use self::retire::free_batch;
 pub(crate) use self::walk::ScanFrom;
 use self::walk::Walk;
+use crate::cache::Bound;
+pub(crate) use crate::cache::RemovalCause as Cause;
 use crate::clock::Clock;
 use crate::reclaim::RawGuard;
 use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
@@ -159,11 +162,27 @@ impl<'c> Now<'c> {
 pub(crate) struct OwnedCell<V> {
     value: V,
     deadline: u64,
+    /// The weight the bounded cache's weigher gave the entry (0 without a weigher).
+    weight: u32,
 }
 
 impl<V> OwnedCell<V> {
     pub(crate) fn new(value: V, deadline: u64) -> OwnedCell<V> {
-        OwnedCell { value, deadline }
+        OwnedCell {
+            value,
+            deadline,
+            weight: 0,
+        }
+    }
+
+    /// The same cell, weighing `weight`.
+    pub(crate) fn weighing(self, weight: u32) -> OwnedCell<V> {
+        OwnedCell { weight, ..self }
+    }
+
+    /// The value.
+    pub(crate) fn value(&self) -> &V {
+        &self.value
     }
 
     /// Takes the value back.
@@ -184,10 +203,14 @@ impl<V> OwnedCell<V> {
     ///
     /// # Safety
     /// - `cell` came from `into_heap` and was never published.
-    unsafe fn from_heap(cell: *mut Cell<V>) -> OwnedCell<V> {
+    unsafe fn from_heap(cell: *mut Cell<V>, weight: u32) -> OwnedCell<V> {
         // SAFETY: caller.
         let (value, deadline) = unsafe { Cell::into_parts(cell) };
-        OwnedCell { value, deadline }
+        OwnedCell {
+            value,
+            deadline,
+            weight,
+        }
     }
 }
 
@@ -265,6 +288,9 @@ pub(crate) struct RawMap<K, V> {
     count: Counter,
     /// The incremental sweep's cursor and hint (`expiry.rs`).
     sweep: expiry::Sweep,
+    /// The bounded cache's state (`cache/bound.rs`): `None` for a map without a bound,
+    /// weigher, listener or statistics of hits, which then pays nothing for them.
+    pub(crate) cache: Option<Box<Bound<K, V>>>,
     /// Set once `free_all` ran (the map's drop), so that it runs once.
     freed: bool,
     _marker: PhantomData<(K, V)>,
@@ -280,6 +306,7 @@ impl<K, V> RawMap<K, V> {
             size: AtomicUsize::new(buckets),
             count: Counter::new(),
             sweep: expiry::Sweep::new(),
+            cache: None,
             freed: false,
             _marker: PhantomData,
         }
@@ -294,6 +321,108 @@ impl<K, V> RawMap<K, V> {
     pub(crate) fn buckets(&self) -> usize {
         // Relaxed: a statistic.
         self.size.load(Ordering::Relaxed)
+    }
+
+    // ----- hooks of the bounded cache and the statistics ----------------------------
+
+    /// The always-on event counts (`Stats`).
+    pub(crate) fn events(&self, e: Event) -> u64 {
+        self.count.events(e)
+    }
+
+    /// An estimate of the bytes the map owns (`Stats::heap_bytes`): the nodes of the
+    /// entries with their inline keys and values, the heap cells of values written more
+    /// than once, and the directory.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let cells = self.count.events(Event::HeapCells) as usize;
+        self.len() * std::mem::size_of::<Node<K, V>>()
+            + cells.min(self.len()) * std::mem::size_of::<Cell<V>>()
+            + self.dir.bytes()
+    }
+
+    /// The size of a retired object for `Stats::garbage_bytes` (a node: the larger of
+    /// the two kinds, so the estimate errs high).
+    pub(crate) fn garbage_object_bytes(&self) -> usize {
+        std::mem::size_of::<Node<K, V>>()
+    }
+
+    /// Counts a hit or a miss (the caller checked that hits are recorded).
+    #[inline]
+    pub(crate) fn count_lookup(&self, hit: bool) {
+        self.count.bump(if hit { Event::Hit } else { Event::Miss });
+    }
+
+    /// Our CAS decided that `node`'s current cell `old` is replaced by a value weighing
+    /// `weight` (cause `Replaced`, or `Expired` if `old` had expired).
+    #[inline]
+    fn decided_replacement(&self, node: &Node<K, V>, old: &Cell<V>, weight: u32, cause: Cause) {
+        // The new value is in a heap cell (until it is retired: `installed`).
+        self.count.bump(Event::HeapCells);
+        if cause == Cause::Replaced {
+            self.count.bump(Event::Update);
+        } else {
+            self.count.bump(Event::Expiration);
+            self.count.bump(Event::Insert);
+        }
+        if let Some(b) = &self.cache {
+            b.replaced(node, old, weight, cause);
+        }
+    }
+
+    /// Our CAS decided that `node`, whose current cell is `old`, is removed.
+    #[inline]
+    fn decided_removal(&self, node: &Node<K, V>, old: &Cell<V>, cause: Cause) {
+        self.count.bump(match cause {
+            Cause::Expired => Event::Expiration,
+            Cause::Size => Event::Eviction,
+            _ => Event::Removal,
+        });
+        if let Some(b) = &self.cache {
+            b.removed(node, old, cause);
+        }
+    }
+
+    /// Calls `f(node, current cell, expired)` for up to `k` entries with a cell, in
+    /// split order from the random key `from` (wrapping round once): an eviction's
+    /// sample. Hash order is independent of recency and frequency, so consecutive
+    /// entries are as good a sample as scattered ones, and far cheaper to reach.
+    pub(crate) fn sample<'g, G: RawGuard>(
+        &'g self,
+        from: u64,
+        k: usize,
+        now: &mut Now<'_>,
+        guard: &'g G,
+        mut f: impl FnMut(&'g Node<K, V>, &'g Cell<V>, bool),
+    ) {
+        let mut n = 0;
+        for after in [from, 0] {
+            for node in self.scan_from(after, guard) {
+                if n == k {
+                    return;
+                }
+                if let Some((cell, d)) = node.current() {
+                    f(node, cell, !now.live(d));
+                    n += 1;
+                }
+            }
+        }
+    }
+
+    /// An entry whose hash is `hash` (with bit 63 set, as split-order keys keep it),
+    /// with its current cell and whether it expired (the window's candidate).
+    pub(crate) fn find_hash<'g, G: RawGuard>(
+        &'g self,
+        hash: u64,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Option<(&'g Node<K, V>, &'g Cell<V>, bool)> {
+        let so = so_entry(hash);
+        self.scan_from(so - 1, guard)
+            .take_while(|node| node.link.so() == so)
+            .find_map(|node| {
+                let (cell, d) = node.current()?;
+                Some((node, cell, !now.live(d)))
+            })
     }
 
     // ----- buckets ---------------------------------------------------------------
@@ -630,6 +759,10 @@ impl<K, V> RawMap<K, V> {
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, Some);
                 pending.published();
                 self.note_deadline(deadline);
+                self.count.bump(Event::Insert);
+                if let Some(b) = &self.cache {
+                    b.linked(n);
+                }
                 if let Some(total) = self.count.increment() {
                     self.maybe_grow(total);
                 }
@@ -680,6 +813,12 @@ impl<K, V> RawMap<K, V> {
                 new = pending.boxed();
             }
             if cur.freeze(d, new).is_ok() {
+                let cause = if live {
+                    Cause::Replaced
+                } else {
+                    Cause::Expired
+                };
+                self.decided_replacement(node, cur, pending.weight(), cause);
                 // The deadline we published, noted after it is published (see
                 // `note_deadline`). Not re-read from the cell: an update may already have
                 // replaced it, carrying the deadline over without noting it.
@@ -804,7 +943,11 @@ impl<K, V> RawMap<K, V> {
                         live = now_live;
                         keeps = keep(node, cell, live);
                     }
-                    !keeps
+                    (!keeps).then_some(if live {
+                        Cause::Explicit
+                    } else {
+                        Cause::Expired
+                    })
                 };
                 if self.remove_cell(node, cell, accept, guard) {
                     break;
@@ -913,7 +1056,7 @@ struct Pending<K, V> {
 enum PendingState<K, V> {
     Parts(K, OwnedCell<V>),
     Node(*mut Node<K, V>),
-    Boxed(K, *mut Cell<V>),
+    Boxed(K, *mut Cell<V>, u32),
     Done,
 }
 
@@ -926,7 +1069,7 @@ impl<K, V> Pending<K, V> {
 
     fn key(&self) -> &K {
         match &self.state {
-            PendingState::Parts(k, _) | PendingState::Boxed(k, _) => k,
+            PendingState::Parts(k, _) | PendingState::Boxed(k, _, _) => k,
             // SAFETY: our unpublished node.
             PendingState::Node(n) => unsafe { &(**n).key },
             PendingState::Done => unreachable!("pending insert used after completion"),
@@ -939,11 +1082,22 @@ impl<K, V> Pending<K, V> {
             PendingState::Parts(k, c) => (k, c),
             PendingState::Node(n) => {
                 // SAFETY: never published; we own it.
-                let (k, value, deadline) = unsafe { Node::unpublish(n) };
-                (k, OwnedCell::new(value, deadline))
+                let (k, value, deadline, weight) = unsafe { Node::unpublish(n) };
+                (k, OwnedCell::new(value, deadline).weighing(weight))
             }
             // SAFETY: the cell was never published (else the state would be `Done`).
-            PendingState::Boxed(k, c) => (k, unsafe { OwnedCell::from_heap(c) }),
+            PendingState::Boxed(k, c, w) => (k, unsafe { OwnedCell::from_heap(c, w) }),
+            PendingState::Done => unreachable!("pending insert used after completion"),
+        }
+    }
+
+    /// The weight of the pending value.
+    fn weight(&self) -> u32 {
+        match &self.state {
+            PendingState::Parts(_, c) => c.weight,
+            PendingState::Boxed(_, _, w) => *w,
+            // SAFETY: our unpublished node.
+            PendingState::Node(n) => unsafe { (**n).meta.weight().unwrap_or(0) },
             PendingState::Done => unreachable!("pending insert used after completion"),
         }
     }
@@ -959,7 +1113,7 @@ impl<K, V> Pending<K, V> {
             return n;
         }
         let (k, c) = self.take();
-        let n = Node::alloc(so, k, c.value, c.deadline);
+        let n = Node::alloc(so, k, c.value, c.deadline, c.weight);
         self.state = PendingState::Node(n);
         n
     }
@@ -967,8 +1121,9 @@ impl<K, V> Pending<K, V> {
     /// The value in a heap cell, for installing into an existing node.
     fn boxed(&mut self) -> *mut Cell<V> {
         let (k, c) = self.take();
+        let w = c.weight;
         let cell = c.into_heap();
-        self.state = PendingState::Boxed(k, cell);
+        self.state = PendingState::Boxed(k, cell, w);
         cell
     }
 

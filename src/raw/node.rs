@@ -55,6 +55,7 @@ use std::mem::{offset_of, ManuallyDrop};
 use std::ptr::{self, addr_of, addr_of_mut};
 
 use super::cell::Cell;
+use crate::cache::AtomicMeta;
 use crate::reclaim::catching;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
@@ -158,6 +159,11 @@ pub(crate) struct Node<K, V> {
     /// The installed cell (at first [`Node::first`], later a heap cell), or a tombstone
     /// ([`TOMB`]) once the entry is deleted.
     pub(crate) val: AtomicPtr<Cell<V>>,
+    /// The bounded cache's word: the eviction policy's metadata and the entry's weight
+    /// (`cache/meta.rs`). Zero, and never touched, in a map without a bound or weigher.
+    /// (8 bytes that fit the allocator's size class of a node of two `u64`s: 56 bytes,
+    /// in the same 64-byte chunk as 48.)
+    pub(crate) meta: AtomicMeta,
     pub(crate) key: K,
     /// The first cell, inline. Dropped by hand (see the module docs), hence
     /// `ManuallyDrop`; `UnsafeCell` because its value is dropped in place through a
@@ -167,11 +173,12 @@ pub(crate) struct Node<K, V> {
 
 impl<K, V> Node<K, V> {
     /// Allocates an unlinked node whose current cell is its inline first cell.
-    pub(crate) fn alloc(so: u64, key: K, value: V, deadline: u64) -> *mut Node<K, V> {
+    pub(crate) fn alloc(so: u64, key: K, value: V, deadline: u64, weight: u32) -> *mut Node<K, V> {
         debug_assert!(so & 1 == 1);
         let node = Box::into_raw(Box::new(Node {
             link: Link::new(so),
             val: AtomicPtr::new(ptr::null_mut()),
+            meta: AtomicMeta::with_weight(weight),
             key,
             first: UnsafeCell::new(ManuallyDrop::new(Cell {
                 deadline: AtomicU64::new(deadline),
@@ -239,12 +246,13 @@ impl<K, V> Node<K, V> {
         unsafe { &*(link as *const Node<K, V>) }
     }
 
-    /// Frees a node that was never published, returning its key, value and deadline.
+    /// Frees a node that was never published, returning its key, value, deadline and
+    /// weight.
     ///
     /// # Safety
     /// - `node` came from [`Node::alloc`] and was never made reachable by other threads,
     ///   so its current cell is still the inline one.
-    pub(crate) unsafe fn unpublish(node: *mut Node<K, V>) -> (K, V, u64) {
+    pub(crate) unsafe fn unpublish(node: *mut Node<K, V>) -> (K, V, u64, u32) {
         // SAFETY: we own the node (caller); each field is read out exactly once, and
         // `dealloc` drops none of them again.
         unsafe {
@@ -253,8 +261,9 @@ impl<K, V> Node<K, V> {
             let value = ptr::read(&(*first).value);
             // Relaxed: unshared.
             let deadline = (*first).word().load(Ordering::Relaxed);
+            let weight = (*node).meta.weight().unwrap_or(0);
             Node::dealloc(node);
-            (key, value, deadline)
+            (key, value, deadline, weight)
         }
     }
 

@@ -9,7 +9,7 @@ use std::ptr;
 use super::cell::{live_at, Cell, State};
 use super::node::{is_tomb, tomb, Node};
 use super::retire::retire_cell;
-use super::{mark, mark_owning_first, Now, RawMap};
+use super::{mark, mark_owning_first, Cause, Now, RawMap};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
 
@@ -62,6 +62,9 @@ impl<K, V> RawMap<K, V> {
         removed: bool,
         guard: &G,
     ) {
+        if !node.is_first(old) {
+            self.count.unbump(super::Event::HeapCells);
+        }
         if !removed {
             // SAFETY: caller.
             unsafe { retire_cell(node, old, guard) };
@@ -79,28 +82,30 @@ impl<K, V> RawMap<K, V> {
     }
 
     /// Decides that `node` is deleted, if `accept` approves the deadline of its current
-    /// cell `cur` (re-read after a refresh), then installs the decision and unlinks the
-    /// node. `false` if `cur` is no longer current or `accept` refused.
+    /// cell `cur` (re-read after a refresh) and names the removal's cause, then installs
+    /// the decision and unlinks the node. `false` if `cur` is no longer current or
+    /// `accept` refused.
     pub(crate) fn remove_cell<G: RawGuard>(
         &self,
         node: &Node<K, V>,
         cur: &Cell<V>,
-        mut accept: impl FnMut(u64) -> bool,
+        mut accept: impl FnMut(u64) -> Option<Cause>,
         guard: &G,
     ) -> bool {
         let mut state = cur.state();
-        loop {
+        let cause = loop {
             let State::Open(d) = state else {
                 return false;
             };
-            if !accept(d) {
+            let Some(cause) = accept(d) else {
                 return false;
-            }
+            };
             match cur.freeze(d, ptr::null_mut()) {
-                Ok(()) => break,
+                Ok(()) => break cause,
                 Err(found) => state = found,
             }
-        }
+        };
+        self.decided_removal(node, cur, cause);
         self.settle(node, guard);
         // Our decision is installed (by us or a helper); the node is ours to unlink.
         // Mark it in case the installer has not yet (idempotent).
@@ -119,6 +124,7 @@ impl<K, V> RawMap<K, V> {
         node: &'g Node<K, V>,
         cur: &'g Cell<V>,
         value: V,
+        weight: u32,
         now: &mut Now<'_>,
         guard: &'g G,
     ) -> Result<&'g Cell<V>, V> {
@@ -132,6 +138,7 @@ impl<K, V> RawMap<K, V> {
             }
             match cur.freeze(d, new) {
                 Ok(()) => {
+                    self.decided_replacement(node, cur, weight, Cause::Replaced);
                     self.settle(node, guard);
                     self.sweep_step(now, guard);
                     // SAFETY: published by our freeze; retired only after our guard.

@@ -92,6 +92,15 @@ pub(crate) struct Collector {
 }
 
 impl Collector {
+    /// Objects retired and handed to reclamation but not freed yet (an estimate for
+    /// `Stats::garbage_bytes`: objects still in a thread's unsealed list are not seen).
+    pub(crate) fn garbage_objects(&self) -> u64 {
+        // Relaxed: a statistic.
+        let sealed = self.shared.sealed.load(Ordering::Relaxed);
+        let freed = self.shared.freed.load(Ordering::Relaxed);
+        sealed.saturating_sub(freed)
+    }
+
     /// A collector whose garbage lists are freed by `free_batch`.
     pub(crate) fn new(free_batch: unsafe fn(*mut u8) -> usize) -> Collector {
         // std's atomic even under loom: ids must stay unique across the model's runs.

@@ -1,0 +1,469 @@
+//! The bounded cache's state and its eviction: the capacity, the weigher, the weighted
+//! size, the removal listener, and the policy (created when the map first fills half its
+//! capacity).
+//!
+//! # What the engine tells us
+//! The raw engine calls [`Bound::linked`] when it links a new node, [`Bound::replaced`]
+//! when it decides a replacement, and [`Bound::removed`] when it decides a removal (each
+//! decision is one freezing CAS, made by exactly one thread: `raw/cell.rs`). These do the
+//! weight accounting and queue the listener's call (`events.rs`); no user code runs
+//! inside the engine.
+//!
+//! # Weights
+//! With a bound or a weigher, every node's cache word holds its weight (1 without a
+//! weigher) and `weighted` is the sum over the nodes whose removal is not decided:
+//! `linked` adds the new node's weight once the node is linked, `replaced` swaps the new
+//! value's weight into the word (unless the removal was decided meanwhile: the word is
+//! then `DEAD`, and a late swap changes nothing) and adds the difference, `removed` marks
+//! the word `DEAD` and subtracts what it held. All changes of one word are RMWs of that
+//! word, so they are totally ordered and the sum stays exact (`meta.rs`). `weighted` is
+//! one shared counter (not sharded): the inserting thread must read the true total to
+//! keep the bound hard.
+//!
+//! # The bound
+//! After an insert that added weight, the inserting call evicts ([`Bound::enforce`])
+//! until the weighted size it reads (with an RMW, so the latest value) is within the
+//! capacity. So when a call returns, the excess is at most what inserts still running on
+//! other threads added (they evict for it before they return). An entry heavier than the
+//! whole capacity is inserted and then removed at once (cause `Size`); `max_capacity(0)`
+//! holds nothing.
+
+use std::ptr;
+use std::sync::atomic::AtomicPtr;
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+use super::events;
+use super::{Choice, Config, Policy, Sampled};
+use crate::raw::{Cell, Node, Now, RawMap};
+use crate::reclaim::RawGuard;
+use crate::sync::{AtomicU64, Ordering};
+
+/// Why an entry left the map, as the eviction listener is told.
+///
+/// # Examples
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use ttlmap::RemovalCause;
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = seen.clone();
+/// let map = ttlmap::HashMap::builder()
+///     .eviction_listener(move |k: &u32, _v: &u32, cause| log.lock().unwrap().push((*k, cause)))
+///     .build();
+/// map.pin().insert(1, 10);
+/// map.pin().insert(1, 11);
+/// map.pin().remove(&1);
+/// assert_eq!(
+///     *seen.lock().unwrap(),
+///     [(1, RemovalCause::Replaced), (1, RemovalCause::Explicit)]
+/// );
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum RemovalCause {
+    /// Its deadline passed before it was removed, overwritten, swept or purged.
+    Expired,
+    /// Removed by the user: `remove`, `remove_if`, `retain`, `clear`, `compute`'s remove.
+    Explicit,
+    /// A live value overwritten by `insert`, `update` or `compute`.
+    Replaced,
+    /// Evicted by the capacity bound (or not admitted).
+    Size,
+}
+
+pub(crate) type Weigher<K, V> = Arc<dyn Fn(&K, &V) -> u32 + Send + Sync>;
+pub(crate) type Listener<K, V> = Arc<dyn Fn(&K, &V, RemovalCause) + Send + Sync>;
+
+/// No bound.
+pub(crate) const UNBOUNDED: u64 = u64::MAX;
+
+/// The bounded cache's options, as the builder collects them.
+pub(crate) struct Options<K, V> {
+    pub(crate) max_capacity: Option<u64>,
+    pub(crate) weigher: Option<Weigher<K, V>>,
+    pub(crate) listener: Option<Listener<K, V>>,
+    pub(crate) record_stats: bool,
+}
+
+impl<K, V> Default for Options<K, V> {
+    fn default() -> Self {
+        Options {
+            max_capacity: None,
+            weigher: None,
+            listener: None,
+            record_stats: false,
+        }
+    }
+}
+
+/// Entries offered to the policy per eviction at most (its `sample` setting).
+const MAX_SAMPLE: usize = 32;
+/// An eviction gives up after this many rounds that evicted nothing (every victim it
+/// chose was removed by someone else first, or the map showed nothing to evict).
+const MAX_FUTILE_ROUNDS: usize = 8;
+
+/// The bounded cache's state of one map; see the module docs.
+pub(crate) struct Bound<K, V> {
+    /// The bound on the weighted size ([`UNBOUNDED`]: none).
+    capacity: AtomicU64,
+    /// Whether weights are tracked (a bound or a weigher was set).
+    accounting: bool,
+    /// The sum of the weights of the entries whose removal is not decided.
+    weighted: CachePadded<AtomicU64>,
+    weigher: Option<Weigher<K, V>>,
+    listener: Option<Listener<K, V>>,
+    /// Whether hits and misses are counted.
+    pub(crate) record_stats: bool,
+    /// The policy, created once the map first holds half its capacity; never replaced
+    /// before the map is dropped.
+    policy: AtomicPtr<Policy>,
+}
+
+impl<K, V> Bound<K, V> {
+    /// The state for `o`, or `None` if `o` asks for nothing (a plain map).
+    pub(crate) fn new(o: Options<K, V>) -> Option<Bound<K, V>> {
+        if o.max_capacity.is_none()
+            && o.weigher.is_none()
+            && o.listener.is_none()
+            && !o.record_stats
+        {
+            return None;
+        }
+        Some(Bound {
+            capacity: AtomicU64::new(o.max_capacity.unwrap_or(UNBOUNDED)),
+            accounting: o.max_capacity.is_some() || o.weigher.is_some(),
+            weighted: CachePadded::new(AtomicU64::new(0)),
+            weigher: o.weigher,
+            listener: o.listener,
+            record_stats: o.record_stats,
+            policy: AtomicPtr::new(ptr::null_mut()),
+        })
+    }
+
+    /// The bound, if any.
+    pub(crate) fn max_capacity(&self) -> Option<u64> {
+        // Relaxed: a setting; `enforce` re-reads it every round.
+        match self.capacity.load(Ordering::Relaxed) {
+            UNBOUNDED => None,
+            c => Some(c),
+        }
+    }
+
+    /// Whether this map has a bound whose weights are tracked (`set_max_capacity` needs it).
+    pub(crate) fn tracks_weights(&self) -> bool {
+        self.accounting
+    }
+
+    pub(crate) fn set_capacity(&self, capacity: u64) {
+        // Relaxed: a setting read afresh by every `enforce` round; the caller enforces.
+        self.capacity.store(capacity, Ordering::Relaxed);
+    }
+
+    /// The weighted size (the sum of the weights of the entries whose removal is not
+    /// decided), if weights are tracked.
+    pub(crate) fn weighted_size(&self) -> Option<u64> {
+        // Relaxed: a statistic.
+        self.accounting
+            .then(|| self.weighted.load(Ordering::Relaxed))
+    }
+
+    /// The weight of a value about to be written for `key` (1 without a weigher, 0 if
+    /// weights are not tracked). Runs the user's weigher: call it before the engine.
+    pub(crate) fn weigh(&self, key: &K, value: &V) -> u32 {
+        match &self.weigher {
+            Some(w) => w(key, value),
+            None => u32::from(self.accounting),
+        }
+    }
+
+    pub(crate) fn listens(&self) -> bool {
+        self.listener.is_some()
+    }
+
+    /// The policy, if the map has filled half its capacity once.
+    #[inline]
+    pub(crate) fn policy(&self) -> Option<&Policy> {
+        // Acquire: pairs with the Release CAS that published the policy.
+        let p = self.policy.load(Ordering::Acquire);
+        // SAFETY: a published policy is never freed before the map (`Drop`).
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    // ----- hooks the engine calls at its decisions ---------------------------------
+
+    /// A new node was linked.
+    #[inline]
+    pub(crate) fn linked(&self, node: &Node<K, V>) {
+        if self.accounting {
+            let w = node.meta.weight().unwrap_or(0);
+            // Relaxed: the total is a sum of RMWs; see the module docs.
+            self.weighted.fetch_add(u64::from(w), Ordering::Relaxed);
+        }
+    }
+
+    /// A replacement of `node`'s value `old` by a value of weight `weight` was decided.
+    #[inline]
+    pub(crate) fn replaced(
+        &self,
+        node: &Node<K, V>,
+        old: &Cell<V>,
+        weight: u32,
+        cause: RemovalCause,
+    ) {
+        if self.accounting {
+            if let Some(before) = node.meta.swap_weight(weight) {
+                // Relaxed: see `linked`. Wrapping: the difference may be negative.
+                let delta = u64::from(weight).wrapping_sub(u64::from(before));
+                self.weighted.fetch_add(delta, Ordering::Relaxed);
+            }
+        }
+        self.tell(&node.key, &old.value, cause);
+    }
+
+    /// The removal of `node`, whose last value is `old`, was decided.
+    #[inline]
+    pub(crate) fn removed(&self, node: &Node<K, V>, old: &Cell<V>, cause: RemovalCause) {
+        if self.accounting {
+            let w = node.meta.kill();
+            // Relaxed: see `linked`.
+            self.weighted.fetch_sub(u64::from(w), Ordering::Relaxed);
+        }
+        self.tell(&node.key, &old.value, cause);
+    }
+
+    #[inline]
+    fn tell(&self, key: &K, value: &V, cause: RemovalCause) {
+        if self.listener.is_some() {
+            events::push(self, key, value, cause);
+        }
+    }
+
+    /// The options the map was built with (for `Clone`).
+    pub(crate) fn options(&self) -> Options<K, V> {
+        Options {
+            max_capacity: self.max_capacity(),
+            weigher: self.weigher.clone(),
+            listener: self.listener.clone(),
+            record_stats: self.record_stats,
+        }
+    }
+
+    /// Calls the listener (for `events.rs`).
+    pub(crate) fn call_listener(&self, key: &K, value: &V, cause: RemovalCause) {
+        if let Some(l) = &self.listener {
+            l(key, value, cause);
+        }
+    }
+
+    // ----- eviction ------------------------------------------------------------------
+
+    /// A new entry with this `hash` and cache word `node` was linked: tells the policy
+    /// (if it exists yet) and returns the window's candidate.
+    pub(crate) fn on_insert(&self, node: &Node<K, V>, hash: u64) -> Option<u64> {
+        let policy = self.policy()?;
+        let ins = policy.on_insert(policy_hash(hash));
+        node.meta.store(ins.meta);
+        ins.candidate
+    }
+
+    /// Evicts until the weighted size is within the capacity (see the module docs), or
+    /// `limit` entries were evicted; returns whether it is within. `candidate` is the
+    /// window's candidate named by the insert, `fresh` the entry just written (removed
+    /// first if it alone outweighs the capacity).
+    pub(crate) fn enforce<G: RawGuard>(
+        &self,
+        raw: &RawMap<K, V>,
+        mut candidate: Option<u64>,
+        fresh: Option<(&Node<K, V>, &Cell<V>)>,
+        limit: usize,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> bool {
+        if !self.accounting {
+            return true;
+        }
+        // Relaxed: a setting.
+        let cap = self.capacity.load(Ordering::Relaxed);
+        if let Some((node, cell)) = fresh {
+            if node.meta.weight().is_some_and(|w| u64::from(w) > cap) {
+                raw.remove_cell(node, cell, |_| Some(RemovalCause::Size), guard);
+            }
+        }
+        let (mut futile, mut evicted) = (0, 0);
+        loop {
+            // Relaxed RMW: reads the latest total in its modification order, which a
+            // plain load need not (the bound must see every completed insert).
+            let total = self.weighted.fetch_add(0, Ordering::Relaxed);
+            let cap = self.capacity.load(Ordering::Relaxed);
+            if total <= cap {
+                return true;
+            }
+            if evicted == limit {
+                return false;
+            }
+            if total > cap / 2 && self.policy().is_none() {
+                self.create_policy(raw);
+            }
+            if self.evict_one(raw, candidate.take(), now, guard) {
+                futile = 0;
+                evicted += 1;
+            } else {
+                futile += 1;
+                if futile >= MAX_FUTILE_ROUNDS {
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Chooses a victim (the window's candidate or a sampled entry) and removes it.
+    /// `false` if nothing was removed.
+    fn evict_one<G: RawGuard>(
+        &self,
+        raw: &RawMap<K, V>,
+        candidate: Option<u64>,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> bool {
+        let Some(policy) = self.policy() else {
+            // No policy yet (a capacity below half of what the map held when it got one
+            // is impossible; this is a map whose policy creation lost a race): evict
+            // the first sampled entry.
+            let mut victim = None;
+            raw.sample(random(), 1, now, guard, |node, cell, _| {
+                victim = Some((node, cell));
+            });
+            return victim.is_some_and(|(node, cell)| self.evict(raw, node, cell, now, guard));
+        };
+        let k = policy.config().sample.clamp(1, MAX_SAMPLE);
+        let mut entries: Vec<(&Node<K, V>, &Cell<V>)> = Vec::with_capacity(k);
+        let mut sample: Vec<Sampled<'_>> = Vec::with_capacity(k);
+        raw.sample(random(), k, now, guard, |node, cell, expired| {
+            entries.push((node, cell));
+            sample.push(Sampled {
+                hash: policy_hash_of(node),
+                meta: &node.meta,
+                expired,
+            });
+        });
+        let cand = candidate.and_then(|h| raw.find_hash(h, now, guard));
+        let cand_sampled = cand.map(|(node, _, expired)| Sampled {
+            hash: policy_hash_of(node),
+            meta: &node.meta,
+            expired,
+        });
+        let (node, cell) = match policy.choose_victim(cand_sampled.as_ref(), &sample) {
+            Some(Choice::Candidate) => match cand {
+                Some((node, cell, _)) => (node, cell),
+                None => return false,
+            },
+            Some(Choice::Sampled(i)) => entries[i],
+            None => return false,
+        };
+        self.evict(raw, node, cell, now, guard)
+    }
+
+    /// Removes `node` (current value `cell`) with cause `Size`, or `Expired` if it
+    /// expired.
+    fn evict<G: RawGuard>(
+        &self,
+        raw: &RawMap<K, V>,
+        node: &Node<K, V>,
+        cell: &Cell<V>,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> bool {
+        raw.remove_cell(
+            node,
+            cell,
+            |d| {
+                Some(if now.live(d) {
+                    RemovalCause::Size
+                } else {
+                    RemovalCause::Expired
+                })
+            },
+            guard,
+        )
+    }
+
+    /// Creates the policy, sized for the entries the map can hold: the capacity without
+    /// a weigher, else twice the current length (the map holds half its capacity's
+    /// weight now).
+    #[cold]
+    fn create_policy(&self, raw: &RawMap<K, V>) {
+        // Relaxed: a setting.
+        let cap = self.capacity.load(Ordering::Relaxed);
+        let entries = if self.weigher.is_some() {
+            (raw.len() as u64).saturating_mul(2)
+        } else {
+            cap
+        };
+        let p = Box::into_raw(Box::new(Policy::new(
+            entries.clamp(16, MAX_POLICY_ENTRIES),
+            Config::default(),
+        )));
+        // Release: publishes the policy (pairs with the Acquire in `policy`). Relaxed on
+        // failure: another thread's policy won, ours is freed unseen.
+        if self
+            .policy
+            .compare_exchange(ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            // SAFETY: ours, never published.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+
+    /// Bytes the policy owns (for `Stats::heap_bytes`).
+    pub(crate) fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.policy().map_or(0, Policy::bytes)
+    }
+}
+
+/// The policy is sized for at most this many entries (its sketch then takes 32 MiB); a
+/// larger cache still works, with a sketch that counts less precisely.
+const MAX_POLICY_ENTRIES: u64 = 1 << 21;
+
+impl<K, V> Drop for Bound<K, V> {
+    fn drop(&mut self) {
+        let p = *self.policy.get_mut();
+        if !p.is_null() {
+            // SAFETY: published once, never freed before; `&mut self`: nobody reads it.
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
+}
+
+/// The hash the policy knows an entry by: the map's hash with bit 63 set, which is what
+/// the node's split-order key keeps of it (`raw/node.rs`, `so_entry`).
+#[inline]
+fn policy_hash(hash: u64) -> u64 {
+    hash | 1 << 63
+}
+
+#[inline]
+fn policy_hash_of<K, V>(node: &Node<K, V>) -> u64 {
+    node.link.so().reverse_bits()
+}
+
+/// A per-thread xorshift: where an eviction starts sampling.
+fn random() -> u64 {
+    use std::cell::Cell as StdCell;
+    thread_local! {
+        static STATE: StdCell<u64> = StdCell::new({
+            // A distinct seed per thread: the address of a thread-local, mixed.
+            let x = 0u8;
+            (&x as *const u8 as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
