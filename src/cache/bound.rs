@@ -192,11 +192,11 @@ impl<K, V> Bound<K, V> {
 
     // ----- hooks the engine calls at its decisions ---------------------------------
 
-    /// A new node was linked.
+    /// A new node was linked with weight `w` in its word (added even if the node was
+    /// replaced or removed since: those subtract from `w` on their own).
     #[inline]
-    pub(crate) fn linked(&self, node: &Node<K, V>) {
+    pub(crate) fn linked(&self, w: u32) {
         if self.accounting {
-            let w = node.meta.weight().unwrap_or(0);
             // Relaxed: the total is a sum of RMWs; see the module docs.
             self.weighted.fetch_add(u64::from(w), Ordering::Relaxed);
         }

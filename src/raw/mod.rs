@@ -717,6 +717,9 @@ impl<K, V> RawMap<K, V> {
             let node = pending.node(so);
             // SAFETY: `node` is ours and unpublished.
             let n = unsafe { &*node };
+            // The weight it is linked with (read while it is ours: once linked, a racing
+            // replacement may swap another one in, or an eviction mark it dead).
+            let weight = pending.weight();
             // Relaxed: node and cell are still ours. Read the cell *before* publishing:
             // once linked, another thread may replace it or tombstone the node (regression:
             // fuzz/artifacts/concurrent/crash-32beebae…, a null or foreign cell returned).
@@ -761,7 +764,7 @@ impl<K, V> RawMap<K, V> {
                 self.note_deadline(deadline);
                 self.count.bump(Event::Insert);
                 if let Some(b) = &self.cache {
-                    b.linked(n);
+                    b.linked(weight);
                 }
                 if let Some(total) = self.count.increment() {
                     self.maybe_grow(total);

@@ -1,0 +1,542 @@
+//! The bounded cache (issue #12): the hard bound, weights, the eviction listener and its
+//! causes, statistics, `set_max_capacity`, and bad input (capacity 0, extreme weights,
+//! panicking weigher or listener, a listener that writes into the map).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Duration;
+
+use ttlmap::{HashMap, ManualClock, RemovalCause};
+
+/// Every listener call, in order.
+type Log = Arc<Mutex<Vec<(u64, u64, RemovalCause)>>>;
+
+fn logging(log: &Log) -> impl Fn(&u64, &u64, RemovalCause) + Send + Sync + 'static {
+    let log = log.clone();
+    move |k: &u64, v: &u64, cause| log.lock().unwrap().push((*k, *v, cause))
+}
+
+fn causes(log: &Log) -> Vec<RemovalCause> {
+    log.lock().unwrap().iter().map(|e| e.2).collect()
+}
+
+#[test]
+fn the_bound_holds_after_every_insert_and_each_eviction_is_reported_once() {
+    let log = Log::default();
+    let map = HashMap::builder()
+        .max_capacity(100)
+        .eviction_listener(logging(&log))
+        .build();
+    for i in 0..10_000u64 {
+        map.pin().insert(i, i * 10);
+        assert!(map.len() <= 100, "len {} after insert {i}", map.len());
+        assert!(map.weighted_size() <= 100);
+    }
+    assert_eq!(map.len(), 100);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 9_900, "one listener call per evicted entry");
+    let mut seen = std::collections::HashSet::new();
+    for &(k, v, cause) in log.iter() {
+        assert_eq!(cause, RemovalCause::Size);
+        assert_eq!(v, k * 10, "the evicted entry's own value");
+        assert!(seen.insert(k), "key {k} reported twice");
+        assert_eq!(map.pin().get(&k), None, "reported key {k} is still there");
+    }
+    let s = map.stats();
+    assert_eq!((s.inserts, s.evictions, s.entries), (10_000, 9_900, 100));
+}
+
+#[test]
+fn four_threads_inserting_distinct_keys_never_exceed_the_bound_by_more_than_four() {
+    const CAP: usize = 1000;
+    const THREADS: u64 = 4;
+    let map = HashMap::builder().max_capacity(CAP as u64).build();
+    let barrier = Barrier::new(THREADS as usize);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (map, barrier) = (&map, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..20_000 {
+                    map.pin().insert(t << 32 | i, i);
+                    let len = map.len();
+                    assert!(len <= CAP + THREADS as usize, "len {len}");
+                }
+            });
+        }
+    });
+    assert!(
+        map.len() <= CAP,
+        "len {} (weighted {}) once they stopped",
+        map.len(),
+        map.weighted_size()
+    );
+    assert!(map.weighted_size() <= CAP as u64);
+    let s = map.stats();
+    assert_eq!(s.inserts, 80_000);
+    assert_eq!(s.inserts - s.evictions, map.len() as u64);
+}
+
+#[test]
+fn capacity_zero_holds_nothing_and_reports_every_insert_as_size() {
+    let log = Log::default();
+    let map = HashMap::builder()
+        .max_capacity(0)
+        .eviction_listener(logging(&log))
+        .build();
+    for i in 0..50 {
+        map.pin().insert(i, i);
+        assert_eq!(map.pin().get(&i), None);
+        assert_eq!(map.len(), 0);
+    }
+    assert_eq!(causes(&log), vec![RemovalCause::Size; 50]);
+    assert_eq!(map.stats().evictions, 50);
+}
+
+#[test]
+fn weights_bound_the_total_and_extreme_weights_behave() {
+    let log = Log::default();
+    let map = HashMap::builder()
+        .max_capacity(100)
+        .weigher(|_k: &u64, v: &u64| *v as u32)
+        .eviction_listener(logging(&log))
+        .build();
+    let m = map.pin();
+    // Weight 0 never counts.
+    for i in 0..1000 {
+        m.insert(i, 0);
+    }
+    assert_eq!(map.weighted_size(), 0);
+    assert_eq!(map.len(), 1000);
+    assert!(log.lock().unwrap().is_empty());
+    // Heavier than the whole capacity: not admitted, reported as Size, nothing else goes.
+    m.insert(5000, u64::from(u32::MAX));
+    assert_eq!(m.get(&5000), None);
+    assert_eq!(map.len(), 1000);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [(5000, u64::from(u32::MAX), RemovalCause::Size)]
+    );
+    // Weight changes on update are accounted.
+    m.insert(1, 60);
+    assert_eq!(map.weighted_size(), 60);
+    m.update(1, |v| v - 20);
+    assert_eq!(map.weighted_size(), 40);
+    m.insert(2, 50);
+    assert_eq!(map.weighted_size(), 90);
+    // 90 + 30 > 100: weight must go (the zero-weight entries do not help).
+    m.insert(3, 30);
+    assert!(map.weighted_size() <= 100, "{}", map.weighted_size());
+    m.remove(&1);
+    m.remove(&2);
+    m.remove(&3);
+    assert_eq!(map.weighted_size(), 0);
+}
+
+#[test]
+fn weight_u32_max_fits_a_large_bound() {
+    let map = HashMap::builder()
+        .max_capacity(u64::MAX - 1)
+        .weigher(|_: &u64, _: &u64| u32::MAX)
+        .build();
+    for i in 0..10 {
+        map.pin().insert(i, i);
+    }
+    assert_eq!(map.weighted_size(), 10 * u64::from(u32::MAX));
+    assert_eq!(map.len(), 10);
+}
+
+#[test]
+fn every_cause_is_reported() {
+    let clock = ManualClock::new();
+    let log = Log::default();
+    let map = HashMap::builder()
+        .clock(clock.clone())
+        .eviction_listener(logging(&log))
+        .build();
+    let m = map.pin();
+    m.insert(1, 10);
+    m.insert(1, 11); // Replaced 10
+    m.update(1, |v| v + 1); // Replaced 11
+    m.compute(1, |_| ttlmap::Operation::<u64, ()>::Insert(13)); // Replaced 12
+    m.compute(1, |_| ttlmap::Operation::<u64, ()>::Remove); // Explicit 13
+    m.insert(2, 20);
+    m.remove(&2); // Explicit 20
+    m.insert(3, 30);
+    let _ = m.remove_if(&3, |_, _| true); // Explicit 30
+    m.insert_with_ttl(4, 40, Duration::from_secs(1));
+    clock.advance(Duration::from_secs(2));
+    m.insert(4, 41); // Expired 40
+    m.insert_with_ttl(5, 50, Duration::from_secs(1));
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(m.purge_expired(), 1); // Expired 50
+    m.insert(6, 60);
+    m.retain(|_, _| false); // Explicit 41, 60 (in map order)
+    m.insert(7, 70);
+    m.clear(); // Explicit 70
+    use RemovalCause::*;
+    let mut got = log.lock().unwrap().clone();
+    // `retain` reports its two in map order.
+    got[8..10].sort_by_key(|e| e.0);
+    assert_eq!(
+        got,
+        [
+            (1, 10, Replaced),
+            (1, 11, Replaced),
+            (1, 12, Replaced),
+            (1, 13, Explicit),
+            (2, 20, Explicit),
+            (3, 30, Explicit),
+            (4, 40, Expired),
+            (5, 50, Expired),
+            (4, 41, Explicit),
+            (6, 60, Explicit),
+            (7, 70, Explicit),
+        ]
+    );
+    drop(m);
+    drop(map);
+    assert_eq!(
+        log.lock().unwrap().len(),
+        11,
+        "dropping the map calls no listener"
+    );
+}
+
+#[test]
+fn expired_entries_swept_by_writes_are_reported_as_expired() {
+    let clock = ManualClock::new();
+    let log = Log::default();
+    let map = HashMap::builder()
+        .clock(clock.clone())
+        .eviction_listener(logging(&log))
+        .build();
+    for i in 0..100 {
+        map.pin().insert_with_ttl(i, i, Duration::from_secs(1));
+    }
+    clock.advance(Duration::from_secs(2));
+    // Ordinary writes sweep; a full cycle covers every bucket.
+    for i in 1000..1400 {
+        map.pin().insert(i, i);
+    }
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 100, "every expired entry reported once");
+    assert!(log
+        .iter()
+        .all(|e| e.2 == RemovalCause::Expired && e.0 < 100));
+    assert_eq!(map.stats().expirations, 100);
+}
+
+#[test]
+fn an_expired_entry_is_the_first_victim() {
+    let clock = ManualClock::new();
+    let log = Log::default();
+    let map = HashMap::builder()
+        .clock(clock.clone())
+        .max_capacity(10)
+        .eviction_listener(logging(&log))
+        .build();
+    for i in 0..9 {
+        map.pin().insert(i, i);
+    }
+    map.pin().insert_with_ttl(9, 9, Duration::from_secs(1));
+    clock.advance(Duration::from_secs(2));
+    // Over capacity: the sample sees all ten entries and picks the expired one.
+    map.pin().insert(10, 10);
+    assert_eq!(*log.lock().unwrap(), [(9, 9, RemovalCause::Expired)]);
+    for i in 0..9 {
+        assert_eq!(map.pin().get(&i), Some(&i));
+    }
+}
+
+#[test]
+fn a_panicking_listener_propagates_after_the_others_ran_and_the_map_stays_consistent() {
+    let told: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let t = told.clone();
+    let map = HashMap::builder()
+        .max_capacity(5)
+        .eviction_listener(move |k: &u64, _: &u64, _| {
+            t.lock().unwrap().push(*k);
+            if *k % 2 == 0 {
+                panic!("listener of {k}");
+            }
+        })
+        .build();
+    let mut panics = 0;
+    for i in 0..100u64 {
+        let before = told.lock().unwrap().len();
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            map.pin().insert(i, i);
+        }));
+        let now_told: Vec<u64> = told.lock().unwrap()[before..].to_vec();
+        // The insert panicked exactly when an even key was reported, and every key it
+        // evicted was reported (the others still ran after the first panic).
+        assert_eq!(
+            r.is_err(),
+            now_told.iter().any(|k| k % 2 == 0),
+            "insert {i}"
+        );
+        panics += usize::from(r.is_err());
+        // The new entry is in, or it was not admitted and reported.
+        assert!(
+            map.pin().get(&i) == Some(&i) || now_told.contains(&i),
+            "insert {i}"
+        );
+        assert!(map.len() <= 5);
+        for k in &now_told {
+            assert_eq!(map.pin().get(k), None, "reported key {k} is still there");
+        }
+    }
+    assert_eq!(told.lock().unwrap().len(), 95, "one call per evicted entry");
+    assert!(panics > 10);
+    // Still a working map (whose listener still panics on even keys).
+    map.set_max_capacity(100);
+    map.pin().insert(1001, 1);
+    map.pin().insert(1002, 1);
+    let r = catch_unwind(AssertUnwindSafe(|| map.pin().retain(|k, _| *k == 1001)));
+    assert!(r.is_err(), "the listener of 1002 (even) panics");
+    assert_eq!(map.pin().get(&1001), Some(&1));
+    assert_eq!(map.len(), 1, "retain went on past the panicking listener");
+}
+
+#[test]
+fn a_listener_may_write_into_the_map() {
+    // Evicted entries move to key + 1_000_000, once (the moved ones are not moved again).
+    let map: Arc<std::sync::OnceLock<HashMap<u64, u64>>> = Arc::default();
+    let m2 = map.clone();
+    let built = HashMap::builder()
+        .max_capacity(10)
+        .eviction_listener(move |k: &u64, v: &u64, cause| {
+            if cause == RemovalCause::Size && *k < 1_000_000 {
+                m2.get().unwrap().pin().insert(k + 1_000_000, *v);
+            }
+        })
+        .build();
+    assert!(map.set(built).is_ok());
+    let map = map.get().unwrap();
+    for i in 0..100 {
+        map.pin().insert(i, i);
+        assert!(map.len() <= 10);
+    }
+    assert_eq!(map.len(), 10);
+}
+
+#[test]
+fn a_panicking_weigher_leaves_the_map_untouched() {
+    let map = HashMap::builder()
+        .max_capacity(10)
+        .weigher(|k: &u64, _: &u64| if *k == 7 { panic!("weigher") } else { 1 })
+        .build();
+    map.pin().insert(1, 1);
+    assert!(catch_unwind(AssertUnwindSafe(|| {
+        map.pin().insert(7, 7);
+    }))
+    .is_err());
+    assert_eq!(map.pin().get(&7), None);
+    assert_eq!(map.len(), 1);
+    assert_eq!(map.weighted_size(), 1);
+}
+
+#[test]
+fn set_max_capacity_shrinks_and_grows_the_bound() {
+    let log = Log::default();
+    let map = HashMap::builder()
+        .max_capacity(u64::MAX)
+        .eviction_listener(logging(&log))
+        .build();
+    for i in 0..5000 {
+        map.pin().insert(i, i);
+    }
+    assert_eq!(map.len(), 5000);
+    map.set_max_capacity(100);
+    assert_eq!(map.len(), 100);
+    assert_eq!(map.max_capacity(), Some(100));
+    assert_eq!(log.lock().unwrap().len(), 4900);
+    for i in 5000..6000 {
+        map.pin().insert(i, i);
+        assert!(map.len() <= 100);
+    }
+    map.set_max_capacity(1000);
+    for i in 6000..8000 {
+        map.pin().insert(i, i);
+    }
+    assert_eq!(map.len(), 1000);
+    map.set_max_capacity(0);
+    assert_eq!(map.len(), 0);
+}
+
+#[test]
+#[should_panic(expected = "set_max_capacity on a map built without max_capacity")]
+fn set_max_capacity_on_an_unbounded_map_panics_with_a_clear_message() {
+    let map: HashMap<u64, u64> = HashMap::new();
+    map.set_max_capacity(10);
+}
+
+#[test]
+fn set_max_capacity_racing_inserts_ends_within_the_bound() {
+    let map = HashMap::builder().max_capacity(10_000).build();
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for t in 0..2u64 {
+            let (map, stop) = (&map, &stop);
+            s.spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    map.pin().insert(t << 32 | i, i);
+                    i += 1;
+                }
+            });
+        }
+        for cap in [5000, 100, 2000, 10, 500] {
+            std::thread::sleep(Duration::from_millis(20));
+            map.set_max_capacity(cap);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    assert!(map.len() <= 500, "len {}", map.len());
+}
+
+#[test]
+fn hits_and_misses_are_counted_only_with_record_stats() {
+    let plain = HashMap::new();
+    plain.pin().insert(1, 1);
+    plain.pin().get(&1);
+    plain.pin().get(&2);
+    assert_eq!((plain.stats().hits, plain.stats().misses), (0, 0));
+    let map = HashMap::builder().record_stats().build();
+    map.pin().insert(1, 1);
+    for _ in 0..3 {
+        map.pin().get(&1);
+    }
+    map.pin().get(&2);
+    assert!(map.pin().contains_key(&1));
+    map.pin().get_or_insert_with(3, || 3); // a miss
+    let s = map.stats();
+    assert_eq!((s.hits, s.misses), (4, 2));
+    assert!((s.hit_ratio() - 4.0 / 6.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_clone_keeps_the_bound_and_the_listener() {
+    let log = Log::default();
+    let map = HashMap::builder()
+        .max_capacity(3)
+        .eviction_listener(logging(&log))
+        .build();
+    for i in 0..3 {
+        map.pin().insert(i, i);
+    }
+    let copy = map.clone();
+    assert_eq!(copy.max_capacity(), Some(3));
+    copy.pin().insert(10, 10);
+    assert_eq!(copy.len(), 3);
+    assert_eq!(log.lock().unwrap().len(), 1);
+}
+
+/// A value that counts its drops.
+struct Tracked {
+    key: u64,
+    drops: Arc<Vec<AtomicU64>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.drops[self.key as usize].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn churn_with_ttls_and_a_bound_drops_each_value_once_and_reports_each_departure_once() {
+    // Each value is unique (its id). By the end every value was dropped exactly once; a
+    // value that entered the map and left it while the map was alive was reported
+    // exactly once; one that never entered, or is still in at the end, never.
+    const KEYS: u64 = 512;
+    const THREADS: u64 = 2;
+    const ROUNDS: u64 = 20_000;
+    let slots = (THREADS * ROUNDS) as usize;
+    let counters =
+        |n| -> Arc<Vec<AtomicU64>> { Arc::new((0..n).map(|_| AtomicU64::new(0)).collect()) };
+    let (drops, reported, entered) = (counters(slots), counters(slots), counters(slots));
+    let clock = ManualClock::new();
+    let r = reported.clone();
+    let map = HashMap::builder()
+        .clock(clock.clone())
+        .max_capacity(200)
+        .eviction_listener(move |_k: &u64, v: &Tracked, _| {
+            r[v.key as usize].fetch_add(1, Ordering::SeqCst);
+        })
+        .build();
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (map, drops, entered, clock) =
+                (&map, drops.clone(), entered.clone(), clock.clone());
+            s.spawn(move || {
+                let mut x = t + 1;
+                for i in 0..ROUNDS {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let key = x % KEYS;
+                    let id = t * ROUNDS + i;
+                    let v = Tracked {
+                        key: id,
+                        drops: drops.clone(),
+                    };
+                    let m = map.pin();
+                    let entered_now = match x % 7 {
+                        0 => {
+                            m.remove(&key);
+                            false
+                        }
+                        1 => {
+                            m.insert_with_ttl(key, v, Duration::from_millis(x % 50));
+                            true
+                        }
+                        2 => m.try_insert(key, v).is_ok(),
+                        3 => {
+                            if t == 0 {
+                                clock.advance(Duration::from_millis(7));
+                            }
+                            m.get(&key);
+                            false
+                        }
+                        _ => {
+                            m.insert(key, v);
+                            true
+                        }
+                    };
+                    if entered_now {
+                        entered[id as usize].store(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    // Expired entries not swept yet leave now (reported as expired): `iter` would not
+    // show them, yet they are in the map until then.
+    map.purge_expired();
+    let still: std::collections::HashSet<u64> = map.pin().iter().map(|(_, v)| v.key).collect();
+    let reported_before_drop: Vec<u64> =
+        reported.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+    drop(map);
+    let mut left = 0;
+    for id in 0..slots {
+        let d = drops[id].load(Ordering::SeqCst);
+        let r = reported_before_drop[id];
+        let e = entered[id].load(Ordering::SeqCst) == 1;
+        assert_eq!(d, 1, "value {id} dropped {d} times");
+        let expected = u64::from(e && !still.contains(&(id as u64)));
+        assert_eq!(r, expected, "value {id}: entered {e}, reported {r} times");
+        left += expected;
+    }
+    assert_eq!(
+        reported
+            .iter()
+            .map(|r| r.load(Ordering::SeqCst))
+            .sum::<u64>(),
+        left,
+        "no listener call on drop"
+    );
+    assert!(left > 1000, "the churn made entries leave ({left})");
+}
