@@ -29,7 +29,6 @@
 //! holds nothing.
 
 use std::ptr;
-use std::sync::atomic::AtomicPtr;
 use std::sync::Arc;
 
 use crossbeam_utils::CachePadded;
@@ -38,7 +37,7 @@ use super::events;
 use super::{Choice, Config, Policy, Sampled};
 use crate::raw::{Cell, Node, Now, RawMap};
 use crate::reclaim::RawGuard;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
 /// Why an entry left the map, as the eviction listener is told.
 ///
@@ -428,7 +427,8 @@ const MAX_POLICY_ENTRIES: u64 = 1 << 21;
 
 impl<K, V> Drop for Bound<K, V> {
     fn drop(&mut self) {
-        let p = *self.policy.get_mut();
+        // Relaxed: `&mut self`, nothing to synchronise with.
+        let p = self.policy.load(Ordering::Relaxed);
         if !p.is_null() {
             // SAFETY: published once, never freed before; `&mut self`: nobody reads it.
             drop(unsafe { Box::from_raw(p) });
