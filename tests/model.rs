@@ -11,10 +11,11 @@
 //! exact.
 
 use std::collections::HashMap as StdMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use quickcheck::{Arbitrary, Gen, QuickCheck};
-use ttlmap::{Compute, Expiry, HashMap, ManualClock, Operation};
+use ttlmap::{Compute, Expiry, HashMap, ManualClock, Operation, RemovalCause};
 
 /// The key type: wide enough for the many-key variant.
 type Key = u16;
@@ -256,10 +257,29 @@ fn assert_same(got: &[(Key, u32)], want: &[(Key, u32)], ctx: &str) {
 
 /// Applies `ops` to a fresh map and the model, checking every result.
 fn run(ops: &[Op], default_ttl: Option<Duration>) {
+    run_bounded(ops, default_ttl, None);
+}
+
+/// [`run`], on a map bounded to `cap` entries if `cap` is set: the listener reports each
+/// eviction (`Size`), after which the model forgets the entry (it must hold that entry,
+/// with that value, so each is reported once), and the bound holds after every
+/// operation. Not for [`Op::Fill`], whose evictions may precede its own writes.
+fn run_bounded(ops: &[Op], default_ttl: Option<Duration>, cap: Option<u64>) {
     let clock = ManualClock::new();
     let mut builder = HashMap::builder().clock(clock.clone());
     if let Some(t) = default_ttl {
         builder = builder.default_ttl(t);
+    }
+    let evicted: Arc<Mutex<Vec<(Key, u32)>>> = Arc::default();
+    if let Some(cap) = cap {
+        let log = evicted.clone();
+        builder = builder
+            .max_capacity(cap)
+            .eviction_listener(move |k: &Key, v: &u32, cause| {
+                if cause == RemovalCause::Size {
+                    log.lock().unwrap().push((*k, *v));
+                }
+            });
     }
     let mut map: HashMap<Key, u32> = builder.build();
     let mut model = Model::new(default_ttl);
@@ -561,6 +581,15 @@ fn run(ops: &[Op], default_ttl: Option<Duration>) {
             }
             Op::Len => {}
         }
+        // Evictions: the model forgets them; the bound holds.
+        for (k, v) in std::mem::take(&mut *evicted.lock().unwrap()) {
+            let held = model.entries.remove(&k).map(|e| e.0);
+            assert_eq!(held, Some(v), "{ctx}: evicted {k} (value {v}) not held");
+        }
+        if let Some(cap) = cap {
+            assert!(map.weighted_size() <= cap, "{ctx}: over the bound");
+            assert!(m.len() <= cap as usize, "{ctx}: len over the bound");
+        }
         // After every operation: live ≤ len ≤ entries the map may still hold.
         let len = m.len();
         assert!(
@@ -590,6 +619,27 @@ fn random_ops_match_model_without_default_ttl() {
     QuickCheck::new()
         .tests(2000)
         .quickcheck(prop as fn(Vec<Op>) -> bool);
+}
+
+/// A small capacity bound.
+#[derive(Clone, Copy, Debug)]
+struct Cap(u64);
+
+impl Arbitrary for Cap {
+    fn arbitrary(g: &mut Gen) -> Self {
+        Cap(*g.choose(&[0u64, 1, 3, 8, 20]).unwrap())
+    }
+}
+
+#[test]
+fn random_ops_on_a_bounded_map_match_model_minus_reported_evictions() {
+    fn prop(cap: Cap, ttl: Option<DefaultTtl>, ops: Vec<Op>) -> bool {
+        run_bounded(&ops, ttl.map(|t| ms(t.0)), Some(cap.0));
+        true
+    }
+    QuickCheck::new()
+        .tests(2000)
+        .quickcheck(prop as fn(Cap, Option<DefaultTtl>, Vec<Op>) -> bool);
 }
 
 /// A default TTL from the builder, applied to every write but `insert_with_ttl`.

@@ -4,6 +4,7 @@
 //! model or a broken invariant. The libFuzzer targets in `fuzz_targets/` are one-line
 //! wrappers; `src/bin/replay.rs` runs stored inputs on stable Rust without libFuzzer.
 
+pub mod bounded;
 pub mod concurrent;
 pub mod keys;
 pub mod ops;

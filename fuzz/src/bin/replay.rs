@@ -23,6 +23,7 @@ fn runner(target: &str) -> Option<Runner> {
         "ops" => Some(ttlmap_fuzz::ops::run),
         "concurrent" => Some(ttlmap_fuzz::concurrent::run),
         "keys" => Some(ttlmap_fuzz::keys::run),
+        "bounded" => Some(ttlmap_fuzz::bounded::run),
         _ => None,
     }
 }
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     let mut jobs: Vec<(String, PathBuf)> = Vec::new();
     if let Some((target, paths)) = args.split_first() {
         if runner(target).is_none() {
-            eprintln!("replay: unknown target {target:?} (ops, concurrent, keys)");
+            eprintln!("replay: unknown target {target:?} (ops, concurrent, keys, bounded)");
             return ExitCode::from(2);
         }
         let mut files = Vec::new();
