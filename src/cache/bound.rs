@@ -295,14 +295,14 @@ impl<K, V> Bound<K, V> {
             // plain load need not (the bound must see every completed insert).
             let total = self.weighted.fetch_add(0, Ordering::Relaxed);
             let cap = self.capacity.load(Ordering::Relaxed);
+            if total > cap / 2 && self.policy().is_none() {
+                self.create_policy(raw);
+            }
             if total <= cap {
                 return true;
             }
             if evicted == limit {
                 return false;
-            }
-            if total > cap / 2 && self.policy().is_none() {
-                self.create_policy(raw);
             }
             if self.evict_one(raw, candidate.take(), now, guard) {
                 futile = 0;

@@ -147,3 +147,43 @@ impl AtomicMeta {
         (w & WEIGHT_MASK) as u32
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_stores_keep_the_weight_and_weight_changes_keep_the_policy_bits() {
+        let w = AtomicMeta::with_weight(7);
+        w.store(Meta::new(12345, NEW | PROTECTED));
+        assert_eq!(w.weight(), Some(7));
+        assert_eq!(w.load(), Meta::new(12345, NEW | PROTECTED));
+        assert_eq!(w.swap_weight(u32::MAX), Some(7));
+        assert_eq!(w.load(), Meta::new(12345, NEW | PROTECTED));
+        w.clear_new();
+        assert_eq!(w.load(), Meta::new(12345, PROTECTED));
+        assert_eq!(w.weight(), Some(u32::MAX));
+    }
+
+    #[test]
+    fn a_dead_word_refuses_weight_swaps() {
+        let w = AtomicMeta::with_weight(3);
+        assert_eq!(w.swap_weight(5), Some(3));
+        assert_eq!(w.kill(), 5);
+        assert_eq!(w.weight(), None);
+        // A replacement decided before the removal, whose swap lands after it.
+        assert_eq!(w.swap_weight(9), None);
+        assert_eq!(w.weight(), None);
+        // The policy may still write its bits.
+        w.store(Meta::new(1, NEW));
+        assert_eq!(w.weight(), None);
+    }
+
+    #[test]
+    fn ages_wrap_modulo_the_stamp_width() {
+        let m = Meta::new(STAMP_MASK, 0);
+        assert_eq!(m.age(STAMP_MASK + 1), 1);
+        assert_eq!(m.age(STAMP_MASK + 11), 11);
+        assert_eq!(Meta::new(5, 0).age(5), 0);
+    }
+}
