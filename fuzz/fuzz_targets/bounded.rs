@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: \&[u8]| ttlmap_fuzz::bounded::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ttlmap_fuzz::bounded::run(data));
