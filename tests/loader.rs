@@ -66,7 +66,10 @@ fn a_hit_returns_the_live_value_without_running_the_loader() {
     let map = HashMap::new();
     let m = map.pin();
     m.insert(1, 10);
-    assert_eq!(m.get_or_load(1, || unreachable!("loader ran on a hit")), &10);
+    assert_eq!(
+        m.get_or_load(1, || unreachable!("loader ran on a hit")),
+        &10
+    );
     let r: Result<_, ()> = m.try_get_or_load(1, || unreachable!("loader ran on a hit"));
     assert_eq!(r, Ok(&10));
     assert_eq!(map.loads_in_flight(), 0);
@@ -83,7 +86,11 @@ fn the_loaded_value_gets_the_default_ttl_and_reloads_once_expired() {
     assert_eq!(m.get_or_load(1, || 10), &10);
     assert_eq!(m.ttl(&1), Some(Expiry::In(Duration::from_secs(5))));
     clock.advance(Duration::from_secs(5));
-    assert_eq!(m.get_or_load(1, || 11), &11, "an expired value counts as absent");
+    assert_eq!(
+        m.get_or_load(1, || 11),
+        &11,
+        "an expired value counts as absent"
+    );
 }
 
 /// A plain `insert` that lands while the loader runs wins: the caller gets the inserted
@@ -100,7 +107,11 @@ fn an_insert_racing_the_load_wins_over_the_loaded_value() {
     });
     assert_eq!(v.0, 1, "the value inserted during the load wins");
     assert_eq!(m.get(&1).map(|c| c.0), Some(1));
-    assert_eq!(drops.load(Ordering::SeqCst), 1, "the loaded value was dropped");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        1,
+        "the loaded value was dropped"
+    );
 }
 
 /// A value that counts its drops.
@@ -141,7 +152,11 @@ fn racing_callers_of_one_key_run_one_loader_and_all_get_its_value() {
                     .collect::<Vec<_>>()
             }
         });
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "round {round}: loaders run");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "round {round}: loaders run"
+        );
         assert!(
             got.iter().all(|&v| v == got[0]),
             "round {round}: callers got different values {got:?}"
@@ -203,6 +218,7 @@ fn a_failed_leader(panic: bool) -> Failed {
                     let m = map.pin();
                     let r: Result<_, ()> = m.try_get_or_load(1, || {
                         loads.fetch_add(1, Ordering::SeqCst);
+                        let_others_arrive();
                         Ok(100 + w)
                     });
                     *r.unwrap()
@@ -251,7 +267,9 @@ fn a_panicking_loader_leaves_no_flight_behind() {
     assert_eq!(map.loads_in_flight(), 0);
     assert_eq!(map.pin().get(&1), None);
     let m = map.clone();
-    let other = watchdog("a caller after a panicked load", move || *m.pin().get_or_load(1, || 2));
+    let other = watchdog("a caller after a panicked load", move || {
+        *m.pin().get_or_load(1, || 2)
+    });
     assert_eq!(other, 2);
     assert_eq!(map.pin().get_or_load(3, || 3), &3);
     assert_eq!(map.loads_in_flight(), 0);
@@ -259,18 +277,25 @@ fn a_panicking_loader_leaves_no_flight_behind() {
 
 #[test]
 fn a_loader_re_entering_for_its_own_key_panics_with_a_clear_message() {
-    let map = HashMap::<u64, u64>::new();
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        *map.pin()
-            .get_or_load(1, || *map.pin().get_or_load(1, || unreachable!()))
-    }));
-    let msg = panic_message(&*r.expect_err("re-entrance must panic"));
+    let map = Arc::new(HashMap::<u64, u64>::new());
+    let m = map.clone();
+    let msg = watchdog("a re-entering loader", move || {
+        let r = catch_unwind(AssertUnwindSafe(|| {
+            *m.pin()
+                .get_or_load(1, || *m.pin().get_or_load(1, || unreachable!()))
+        }));
+        panic_message(&*r.expect_err("re-entrance must panic"))
+    });
     assert!(
         msg.contains("get_or_load re-entered for the key its own loader is loading"),
         "message: {msg:?}"
     );
     assert_eq!(map.loads_in_flight(), 0);
-    assert_eq!(map.pin().get_or_load(1, || 5), &5, "the key loads again afterwards");
+    assert_eq!(
+        map.pin().get_or_load(1, || 5),
+        &5,
+        "the key loads again afterwards"
+    );
 }
 
 /// A loader may use the map for other keys, including a nested `get_or_load` of a key
@@ -325,7 +350,10 @@ fn guard_based_twins_load_and_hit() {
     let guard = map.guard();
     assert_eq!(map.get_or_load(1, || 1, &guard), &1);
     assert_eq!(map.pin().get_or_load(1, || unreachable!()), &1);
-    assert_eq!(map.try_get_or_load(2, || Err::<u64, _>("no"), &guard), Err("no"));
+    assert_eq!(
+        map.try_get_or_load(2, || Err::<u64, _>("no"), &guard),
+        Err("no")
+    );
     assert_eq!(map.try_get_or_load(2, || Ok::<_, ()>(2), &guard), Ok(&2));
 }
 
@@ -381,8 +409,9 @@ impl Hash for Obj {
 #[test]
 fn drop_ledger_every_key_and_value_is_dropped_exactly_once() {
     let ledger = Arc::new(Ledger::default());
-    let l = &ledger;
-    {
+    let ledger2 = ledger.clone();
+    watchdog("the drop ledger", move || {
+        let l = &ledger2;
         let map = Arc::new(HashMap::<Obj, Obj>::new());
         let m = map.pin();
         m.get_or_load(Obj::new(1, l), || Obj::new(10, l)); // load
@@ -406,36 +435,31 @@ fn drop_ledger_every_key_and_value_is_dropped_exactly_once() {
             Obj::new(51, l) // loses to the insert: dropped
         });
         drop(m);
-        watchdog("ledger racers", {
-            let (map, l) = (map.clone(), ledger.clone());
-            move || {
-                let handles: Vec<_> = (0..4)
-                    .map(|t| {
-                        let (map, l) = (map.clone(), l.clone());
-                        thread::spawn(move || {
-                            for k in 100..200 {
-                                let r = catch_unwind(AssertUnwindSafe(|| {
-                                    map.pin().get_or_load(Obj::new(k, &l), || {
-                                        if (k + t) % 3 == 0 {
-                                            panic!("loader panicked");
-                                        }
-                                        Obj::new(k * 10, &l)
-                                    });
-                                }));
-                                drop(r);
-                            }
-                        })
-                    })
-                    .collect();
-                for h in handles {
-                    h.join().unwrap();
-                }
-            }
-        });
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let (map, l) = (map.clone(), l.clone());
+                thread::spawn(move || {
+                    for k in 100..200 {
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            map.pin().get_or_load(Obj::new(k, &l), || {
+                                if (k + t) % 3 == 0 {
+                                    panic!("loader panicked");
+                                }
+                                Obj::new(k * 10, &l)
+                            });
+                        }));
+                        drop(r);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
         assert_eq!(map.loads_in_flight(), 0);
         let map = Arc::try_unwrap(map).ok().expect("the last reference");
         drop(map);
-    }
+    });
     let (made, dropped) = (
         ledger.made.load(Ordering::SeqCst),
         ledger.dropped.load(Ordering::SeqCst),
