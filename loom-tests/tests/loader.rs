@@ -87,7 +87,11 @@ fn panicking_leader_wakes_the_waiter_which_loads() {
             Ok(a) => assert_eq!(a, 20, "a hit returns the other caller's value"),
         }
         assert_eq!(b, 20, "the waiter loads its own value");
-        assert_eq!(loads.load(Ordering::SeqCst), 1, "the waiter's loader runs once");
+        assert_eq!(
+            loads.load(Ordering::SeqCst),
+            1,
+            "the waiter's loader runs once"
+        );
         assert_eq!(map.pin().get(&1).map(Val::get), Some(20));
         assert_eq!(map.loads_in_flight(), 0, "a flight was left behind");
     });

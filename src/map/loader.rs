@@ -30,7 +30,11 @@
 //! A landing flight (key pointer cleared) cannot compare keys: another thread with an
 //! equal hash waits for it conservatively, which lasts as long as that insert (including
 //! any listener it runs); the calling thread's own landing flights are skipped, so an
-//! eviction listener may use `get_or_load` on any key.
+//! eviction listener may use `get_or_load` on any key. (The one cost of this: a listener
+//! that, during a landing, waits for another thread's load which itself waits for a key
+//! of equal hash deadlocks; that takes two distinct keys with one 64-bit hash.) The
+//! alternative, deregistering before the insert, would let a caller arriving in between
+//! miss both the flight and the value and load a second time.
 //!
 //! No lock is held while the loader runs, while inserting or looking up, or while
 //! waking; the shard lock covers only the registry and the keys' `Eq`. Poisoning is
@@ -44,6 +48,7 @@
 
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::{Arc, PoisonError};
 
@@ -59,9 +64,15 @@ const SHARDS: usize = if sync::LOOM { 1 } else { 16 };
 
 /// The in-flight loads of one map. Costs one null pointer until the first miss of
 /// `get_or_load`, which allocates the shards.
+///
+/// The pointer is type-erased so that the registry does not change the map's variance
+/// in `K` (an `AtomicPtr<Shards<K>>` would make it invariant). Whatever `K` the map is
+/// viewed with, the shards have the same layout, and a flight's key pointer is only
+/// dereferenced while its leader's call (which borrows the map) is running.
 pub(crate) struct Loads<K> {
     /// Null, or a `Box<Shards<K>>` owned by this registry, freed by its drop.
-    shards: AtomicPtr<Shards<K>>,
+    shards: AtomicPtr<()>,
+    _key: PhantomData<fn() -> K>,
 }
 
 type Shard<K> = Mutex<Vec<Flight<K>>>;
@@ -85,18 +96,21 @@ impl<K> Loads<K> {
     pub(crate) fn new() -> Loads<K> {
         Loads {
             shards: AtomicPtr::new(ptr::null_mut()),
+            _key: PhantomData,
         }
     }
 
     /// The shard of `hash`, allocating the shards on first use.
     fn shard(&self, hash: u64) -> &Shard<K> {
         // Acquire: pairs with the AcqRel CAS in `allocate` that published the shards.
-        let mut shards = self.shards.load(Ordering::Acquire);
+        let mut shards = self.shards.load(Ordering::Acquire).cast::<Shards<K>>();
         if shards.is_null() {
             shards = self.allocate();
         }
         // SAFETY: non-null, it points to the shards this registry owns, freed only by its
-        // drop (which `&self` rules out), and initialised before publication (above).
+        // drop (which `&self` rules out), and initialised before publication (above). They
+        // were allocated as `Shards<K>` for this map's key type, which can differ from
+        // this `K` only in lifetimes (variance), not in layout.
         let shards = unsafe { &*shards };
         &shards.0[(hash as usize) & (SHARDS - 1)]
     }
@@ -111,7 +125,7 @@ impl<K> Loads<K> {
         // Acquire half (on failure too) makes the winner's shards visible to a loser.
         match self.shards.compare_exchange(
             ptr::null_mut(),
-            new,
+            new.cast(),
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
@@ -119,7 +133,7 @@ impl<K> Loads<K> {
             Err(current) => {
                 // SAFETY: `new` came from `Box::into_raw` above and was never shared.
                 drop(unsafe { Box::from_raw(new) });
-                current
+                current.cast()
             }
         }
     }
@@ -127,7 +141,7 @@ impl<K> Loads<K> {
     /// The number of loads in progress (tests).
     fn in_flight(&self) -> usize {
         // Acquire: pairs with the AcqRel CAS in `allocate`.
-        let shards = self.shards.load(Ordering::Acquire);
+        let shards = self.shards.load(Ordering::Acquire).cast::<Shards<K>>();
         if shards.is_null() {
             return 0;
         }
@@ -140,7 +154,7 @@ impl<K> Loads<K> {
 impl<K> Drop for Loads<K> {
     fn drop(&mut self) {
         // Relaxed: `&mut self`, no other thread can reach the registry any more.
-        let shards = self.shards.load(Ordering::Relaxed);
+        let shards = self.shards.load(Ordering::Relaxed).cast::<Shards<K>>();
         if !shards.is_null() {
             // SAFETY: it came from `Box::into_raw` in `allocate` and is freed only here.
             let shards = unsafe { Box::from_raw(shards) };
@@ -205,7 +219,10 @@ impl<K> Leading<'_, K> {
     /// The leader's key is about to move: clear the pointer waiters compare with.
     fn land(&self) {
         let mut flights = lock(self.shard);
-        if let Some(f) = flights.iter_mut().find(|f| Arc::ptr_eq(&f.done, &self.done)) {
+        if let Some(f) = flights
+            .iter_mut()
+            .find(|f| Arc::ptr_eq(&f.done, &self.done))
+        {
             f.key = ptr::null();
         }
     }
@@ -214,7 +231,10 @@ impl<K> Leading<'_, K> {
 impl<K> Drop for Leading<'_, K> {
     fn drop(&mut self) {
         let mut flights = lock(self.shard);
-        if let Some(i) = flights.iter().position(|f| Arc::ptr_eq(&f.done, &self.done)) {
+        if let Some(i) = flights
+            .iter()
+            .position(|f| Arc::ptr_eq(&f.done, &self.done))
+        {
             flights.swap_remove(i);
         }
         drop(flights);
