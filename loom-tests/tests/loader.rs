@@ -96,3 +96,39 @@ fn panicking_leader_wakes_the_waiter_which_loads() {
         assert_eq!(map.loads_in_flight(), 0, "a flight was left behind");
     });
 }
+
+/// The leader's loader returns `Err`: the error goes to that caller only, and the other
+/// caller runs its own loader once; no flight is left behind.
+#[test]
+fn failing_leader_returns_its_error_and_the_waiter_loads() {
+    model(
+        "failing_leader_returns_its_error_and_the_waiter_loads",
+        2,
+        || {
+            let clock = ManualClock::new();
+            let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+            let loads = Arc::new(AtomicUsize::new(0));
+            let (m2, loads2) = (map.clone(), loads.clone());
+            let t = thread::spawn(move || {
+                let m = m2.pin();
+                let r: Result<_, ()> = m.try_get_or_load(1, || {
+                    loads2.fetch_add(1, Ordering::SeqCst);
+                    Ok(Val::new(20))
+                });
+                r.unwrap().get()
+            });
+            let failed = map.pin().try_get_or_load(1, || Err("down")).map(Val::get);
+            let b = t.join().unwrap();
+            // The failing caller may also have arrived after the other one loaded: a hit.
+            assert!(matches!(failed, Err("down") | Ok(20)), "{failed:?}");
+            assert_eq!(b, 20, "the waiter loads its own value");
+            assert_eq!(
+                loads.load(Ordering::SeqCst),
+                1,
+                "the waiter's loader runs once"
+            );
+            assert_eq!(map.pin().get(&1).map(Val::get), Some(20));
+            assert_eq!(map.loads_in_flight(), 0, "a flight was left behind");
+        },
+    );
+}
