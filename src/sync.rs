@@ -1,4 +1,4 @@
-//! The only place atomics, fences and cells come from.
+//! The only place atomics, fences, cells, locks and thread ids come from.
 //!
 //! Under `--cfg ttlmap_loom` (with the `loom` feature) every primitive is loom's, so that
 //! the loom model checker explores the interleavings of the whole crate; otherwise they
@@ -7,17 +7,31 @@
 #[cfg(all(ttlmap_loom, feature = "loom"))]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 #[cfg(all(ttlmap_loom, feature = "loom"))]
-pub(crate) use loom::sync::{atomic::fence, Mutex};
+pub(crate) use loom::sync::{atomic::fence, Condvar, Mutex, MutexGuard};
+#[cfg(all(ttlmap_loom, feature = "loom"))]
+pub(crate) use loom::thread::ThreadId;
 
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
-pub(crate) use std::sync::{atomic::fence, Mutex};
+pub(crate) use std::sync::{atomic::fence, Condvar, Mutex, MutexGuard};
+#[cfg(not(all(ttlmap_loom, feature = "loom")))]
+pub(crate) use std::thread::ThreadId;
 
 pub(crate) use std::sync::atomic::Ordering;
 
 /// `true` when the crate is built for the loom model checker.
 pub(crate) const LOOM: bool = cfg!(all(ttlmap_loom, feature = "loom"));
+
+/// The id of the calling thread: loom's under loom, whose model threads all run on one
+/// OS thread (so `std::thread::current().id()` would be the same for all of them).
+#[inline]
+pub(crate) fn thread_id() -> ThreadId {
+    #[cfg(all(ttlmap_loom, feature = "loom"))]
+    return loom::thread::current().id();
+    #[cfg(not(all(ttlmap_loom, feature = "loom")))]
+    return std::thread::current().id();
+}
 
 /// How many shards a per-thread sharded count gets: the available parallelism rounded
 /// up to a power of two, at most 64 (1 under loom, whose threads share `thread_index` 0).

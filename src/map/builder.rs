@@ -213,6 +213,7 @@ impl<K, V, S> HashMapBuilder<K, V, S> {
             clock: self.clock,
             default_ttl: self.default_ttl,
             collector: Collector::new(raw::free_batch::<K, V>),
+            loads: super::loader::Loads::new(),
         }
     }
 }

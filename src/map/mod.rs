@@ -8,6 +8,7 @@
 //! - `guarded.rs`: papaya's guard-based API (`map.get(&k, &guard)`);
 //! - `pinned.rs`: the pinned handle [`HashMapRef`] (`map.pin().get(&k)`);
 //! - `iter.rs`: the iterators;
+//! - `loader.rs`: single-flight loading (`get_or_load`);
 //! - `scan.rs`: the resumable scan ([`Cursor`], [`Scan`]);
 //! - `traits.rs`: std traits (`Debug`, `Clone`, `PartialEq`, `Extend`, ...).
 
@@ -16,6 +17,7 @@ mod builder;
 mod guard;
 mod guarded;
 mod iter;
+mod loader;
 mod ops;
 mod pinned;
 mod scan;
@@ -59,6 +61,7 @@ pub struct HashMap<K, V, S = DefaultHashBuilder> {
     pub(crate) clock: Clock,
     pub(crate) default_ttl: Option<Duration>,
     pub(crate) collector: Collector,
+    pub(crate) loads: loader::Loads<K>,
 }
 
 impl<K, V, S> Drop for HashMap<K, V, S> {
