@@ -540,3 +540,14 @@ fn churn_with_ttls_and_a_bound_drops_each_value_once_and_reports_each_departure_
     );
     assert!(left > 1000, "the churn made entries leave ({left})");
 }
+
+#[test]
+fn get_or_load_counts_one_hit_or_miss_per_call() {
+    let map = HashMap::builder().max_capacity(10).record_stats().build();
+    let m = map.pin();
+    assert_eq!(*m.get_or_load(1, || 10), 10); // miss
+    assert_eq!(*m.get_or_load(1, || 11), 10); // hit
+    assert_eq!(m.try_get_or_load(2, || Err::<u64, _>("down")), Err("down")); // miss
+    let s = map.stats();
+    assert_eq!((s.hits, s.misses, s.inserts), (1, 2, 1));
+}

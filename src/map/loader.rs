@@ -288,7 +288,7 @@ where
                         flights = done.wait(flights).unwrap_or_else(PoisonError::into_inner);
                     }
                     drop(flights);
-                    if let Some((_, v)) = self.get_key_value_in(&key, g) {
+                    if let Some((_, v)) = self.peek_in(&key, g) {
                         return Ok(v);
                     }
                     // The leader failed, or its value is gone already: start over.
@@ -305,7 +305,7 @@ where
                     let leading = Leading { shard, done };
                     // A leader that finished after our first lookup inserted before it
                     // deregistered, and our lock acquisition saw the deregistration.
-                    if let Some((_, v)) = self.get_key_value_in(&key, g) {
+                    if let Some((_, v)) = self.peek_in(&key, g) {
                         return Ok(v);
                     }
                     // On `Err` or a panic, `leading` drops: the flight goes, waiters wake.

@@ -55,6 +55,17 @@ pub type DefaultHashBuilder = foldhash::fast::RandomState;
 /// assert_eq!(m.get("session-1"), Some(&42));
 /// assert_eq!(m.len(), 2);
 /// ```
+///
+/// The map is invariant in `K` and `V`: it cannot be viewed as a map of shorter-lived
+/// keys, which would let it keep a key past its lifetime.
+/// ```compile_fail
+/// let map: ttlmap::HashMap<&'static str, u8> = ttlmap::HashMap::new();
+/// {
+///     let s = String::from("a short-lived key");
+///     let short: &ttlmap::HashMap<&str, u8> = &map; // error: `map` is invariant
+///     short.pin().insert(s.as_str(), 1);
+/// }
+/// ```
 pub struct HashMap<K, V, S = DefaultHashBuilder> {
     pub(crate) raw: RawMap<K, V>,
     pub(crate) hasher: S,

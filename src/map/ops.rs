@@ -254,6 +254,18 @@ where
             .map(|(n, c)| (&n.key, &c.value))
     }
 
+    /// [`get_key_value_in`](Self::get_key_value_in) without counting a hit or a miss:
+    /// a lookup inside an operation that counted its own already (`get_or_load`'s).
+    #[inline]
+    pub(crate) fn peek_in<'g, Q>(&'g self, key: &Q, g: &'g RawGuard<'_>) -> Option<(&'g K, &'g V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lookup(key, &mut self.now(), g)
+            .map(|(n, c)| (&n.key, &c.value))
+    }
+
     /// Inserts with an explicit deadline (`NEVER` for none), returning the previous live
     /// value.
     pub(crate) fn insert_deadline_in<'g>(

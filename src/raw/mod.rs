@@ -293,7 +293,11 @@ pub(crate) struct RawMap<K, V> {
     pub(crate) cache: Option<Box<Bound<K, V>>>,
     /// Set once `free_all` ran (the map's drop), so that it runs once.
     freed: bool,
-    _marker: PhantomData<(K, V)>,
+    /// Owns `K`s and `V`s, and is *invariant* in both: `insert` takes `&self`, so a
+    /// covariant map could be viewed as holding shorter-lived keys and take one that
+    /// dies before the map (a use-after-free from safe code: see the `compile_fail`
+    /// example on `HashMap`). The bounded cache's closures over `&K` and `&V` need it too.
+    _marker: PhantomData<(K, V, fn(K, V) -> (K, V))>,
 }
 
 impl<K, V> RawMap<K, V> {
