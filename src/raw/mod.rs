@@ -280,6 +280,9 @@ struct Window<'g, K, V> {
     found: Option<&'g Node<K, V>>,
 }
 
+/// A marker invariant in `K` and `V` (see `RawMap::_marker`).
+type Invariant<K, V> = fn(K, V) -> (K, V);
+
 /// The raw lock-free table. Owns every node still in the list.
 pub(crate) struct RawMap<K, V> {
     dir: Directory,
@@ -297,7 +300,7 @@ pub(crate) struct RawMap<K, V> {
     /// covariant map could be viewed as holding shorter-lived keys and take one that
     /// dies before the map (a use-after-free from safe code: see the `compile_fail`
     /// example on `HashMap`). The bounded cache's closures over `&K` and `&V` need it too.
-    _marker: PhantomData<(K, V, fn(K, V) -> (K, V))>,
+    _marker: PhantomData<(K, V, Invariant<K, V>)>,
 }
 
 impl<K, V> RawMap<K, V> {
