@@ -185,3 +185,38 @@ fn iter_across_growth() {
         assert_eq!(keys, [0, 1, 3, 4]);
     });
 }
+
+/// Two inserts cross the doubling threshold at once (keys 2 and 3, the 3rd and 4th entries
+/// of a 2-bucket map). One claims the segment of the new buckets 2 and 3 and allocates it
+/// before it publishes the count; the other may find the claim taken and the segment not
+/// there yet, and then goes on at 2 buckets without waiting, leaving the doubling to the
+/// claimant. Either way the table has doubled once both inserts are done (no thread may
+/// leave it to the other), and keys then inserted into the new buckets are found.
+#[test]
+fn doubling_claimed_by_one_thread() {
+    model("doubling_claimed_by_one_thread", 2, || {
+        let clock = ManualClock::new();
+        let map = grown(&[0, 1], &clock);
+        assert_eq!(map.bucket_count(), 2);
+        let m2 = map.clone();
+        let t = thread::spawn(move || {
+            let m = m2.pin();
+            assert_eq!(val(m.insert(3, Val::new(30))), None);
+        });
+        {
+            let m = map.pin();
+            assert_eq!(val(m.insert(2, Val::new(20))), None);
+        }
+        t.join().unwrap();
+        assert_eq!(
+            map.bucket_count(),
+            4,
+            "4 entries in 2 buckets: the doubling was lost"
+        );
+        let m = map.pin();
+        assert_eq!(val(m.insert(6, Val::new(60))), None);
+        for k in [0, 1, 2, 3, 6] {
+            assert_eq!(val(m.get(&k)), Some(k * 10), "key {k}");
+        }
+    });
+}

@@ -122,7 +122,11 @@ fn init_under_a_claimed_parent_merges_its_bits() {
         // Two more keys in bucket 0 of 8: the table doubles to 8.
         map.pin().insert(24, Val::new(24));
         map.pin().insert(32, Val::new(32));
-        assert_eq!(map.bucket_count(), 8);
+        // 8, unless t1's insert counted past 4 first and claimed the doubling: then it may
+        // still be mapping the new segment (it publishes the count right after, and we
+        // go on without waiting), and key 15 below lands in bucket 3 of 4.
+        let grown = map.bucket_count();
+        assert!(grown == 8 || grown == 4, "{grown} buckets");
         // Bucket 7 of 8: initialises it (from its parent 3, claimed or ready).
         assert_eq!(val(map.pin().insert(15, Val::new(15))), None);
         assert_eq!(
@@ -131,6 +135,7 @@ fn init_under_a_claimed_parent_merges_its_bits() {
             "the filter hid a present key"
         );
         assert_eq!(t1.join().unwrap(), None);
+        assert_eq!(map.bucket_count(), 8, "the claimant published the doubling");
         assert_eq!(val(map.pin().get(&3)), Some(30));
         assert_eq!(val(map.pin().get(&Y)), Some(71));
         assert_eq!(val(map.pin().get(&15)), Some(15));

@@ -15,6 +15,16 @@
 //! bucket initialisation is lock-free (unlike libcds's busy-wait, design.md §4), and a
 //! lookup tells a ready bucket from the same cache line it reads next anyway.
 //!
+//! A segment exists before any bucket count that covers it is published: the thread that
+//! doubles the table from `size` buckets first makes sure that the segment of buckets
+//! `size .. 2·size` exists ([`Directory::prepare_doubling`]), claiming its allocation so
+//! that only one thread maps it, and only then publishes the new count. So the inserts
+//! that start using the new buckets find their segment there, instead of each racing to
+//! map a copy of it and all but one unmapping theirs: in one `strace` of 2 threads
+//! growing a map to 2^22 keys, both mapped 5 of the 8 mapped segments; concurrent
+//! `mmap`/`munmap` calls contend on the process's address-space lock, and in one of six
+//! traced growths both threads slept on it inside an insert, for 5 and 9 ms.
+//!
 //! Next to its buckets, a segment holds one filter byte per bucket (`filter.rs`): a
 //! summary of the keys in the bucket's interval that lets a lookup of an absent key end
 //! before it touches the sentinel.
@@ -29,7 +39,7 @@ use std::alloc::{self, Layout};
 use std::ptr;
 
 use super::node::{end, has_ready, so_bucket, untagged, Link, END, READY, SENT};
-use crate::sync::{AtomicPtr, AtomicU8, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 /// Number of segments: enough for every bucket index below 2^63.
 const SEGMENTS: usize = 64;
@@ -40,6 +50,9 @@ pub(crate) type Bucket = Link;
 /// The segment array. Dropping it frees the segments, not the entries.
 pub(crate) struct Directory {
     segments: [AtomicPtr<Bucket>; SEGMENTS],
+    /// Bit `i`: a thread claimed the allocation of segment `i` for a doubling
+    /// ([`Directory::prepare_doubling`]).
+    claimed: AtomicU64,
     /// Bit `i`: segment `i` was allocated asking for huge pages, so its layout is
     /// `segment_layout(_, true)` (see [`HUGE_PAGE`]). Set only while the directory is
     /// built, before it is shared.
@@ -92,6 +105,7 @@ impl Directory {
     pub(crate) fn new() -> Directory {
         let dir = Directory {
             segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            claimed: AtomicU64::new(0),
             huge: 0,
         };
         // Bucket 0 is ready from the start, as the head of an empty list (its key is 0),
@@ -194,6 +208,13 @@ impl Directory {
     }
 
     /// Bucket `b`, allocating its segment if needed. The bucket may not be ready.
+    ///
+    /// A segment is published before any count that covers it ([`prepare_doubling`]),
+    /// so only a caller whose count was read without the ordering that carries the
+    /// segment (Relaxed) can find it missing: it then maps a copy, which loses the
+    /// publication CAS in `alloc_segment` and is unmapped again.
+    ///
+    /// [`prepare_doubling`]: Directory::prepare_doubling
     #[inline]
     pub(crate) fn bucket(&self, b: usize) -> &Bucket {
         let (seg, off) = locate(b);
@@ -274,6 +295,40 @@ impl Directory {
             .filter(|(_, s)| !s.load(Ordering::Relaxed).is_null())
             .map(|(seg, _)| segment_parts(segment_len(seg)).0.size())
             .sum()
+    }
+
+    /// Whether a doubling from `size` buckets may be published: `true` once the segment
+    /// of the new buckets `size .. 2·size` exists, which the first caller for this
+    /// doubling allocates (claiming it first, so that no other thread maps a copy);
+    /// `false` while another thread that claimed it is still allocating it. That thread
+    /// publishes the doubling itself right after, so the caller just goes on with the
+    /// current count: nobody waits for the allocation (growth lags by one system call).
+    pub(crate) fn prepare_doubling(&self, size: usize) -> bool {
+        debug_assert!(size.is_power_of_two());
+        let seg = locate(size).0;
+        // Acquire: pairs with the AcqRel CAS that publishes the segment in
+        // `alloc_segment`, so that the doubling we publish next (its count a Release CAS)
+        // carries the segment to every thread that uses the new count.
+        if !self.segments[seg].load(Ordering::Acquire).is_null() {
+            return true;
+        }
+        self.claim_and_alloc(seg)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn claim_and_alloc(&self, seg: usize) -> bool {
+        let bit = 1u64 << seg;
+        // Relaxed: the claim only keeps a second thread from mapping the segment too; the
+        // segment itself is published by the CAS in `alloc_segment`, which orders.
+        if self.claimed.fetch_or(bit, Ordering::Relaxed) & bit != 0 {
+            // Someone else claimed it: published already (it is still there to use), or
+            // being allocated (the claimant publishes the doubling).
+            // Acquire: as in `prepare_doubling`.
+            return !self.segments[seg].load(Ordering::Acquire).is_null();
+        }
+        self.alloc_segment(seg);
+        true
     }
 
     #[cold]

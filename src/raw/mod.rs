@@ -537,7 +537,13 @@ impl<K, V> RawMap<K, V> {
     fn maybe_grow(&self, count: usize) {
         // Relaxed: see `start`.
         let size = self.size.load(Ordering::Relaxed);
-        if count > size.saturating_mul(LOAD_FACTOR) && size < MAX_BUCKETS {
+        // The new buckets' segment is allocated before the count that uses them is
+        // published, by one thread (`Directory::prepare_doubling`); `false` means another
+        // thread is allocating it and will publish the doubling.
+        if count > size.saturating_mul(LOAD_FACTOR)
+            && size < MAX_BUCKETS
+            && self.dir.prepare_doubling(size)
+        {
             // SeqCst: the bucket filter's store-buffering argument needs growth in the
             // single total order (`filter.rs`); a locked CAS either way on x86. Losing the
             // race means someone else doubled it [SS06 §2.3].
