@@ -451,6 +451,11 @@ fn policy_hash_of<K, V>(node: &Node<K, V>) -> u64 {
 /// A per-thread xorshift: where an eviction starts sampling.
 fn random() -> u64 {
     use std::cell::Cell as StdCell;
+    if crate::sync::LOOM {
+        // Loom replays each interleaving and needs the same choices every run; a
+        // thread-local seeded by an address (and kept across runs) is neither.
+        return 0;
+    }
     thread_local! {
         static STATE: StdCell<u64> = StdCell::new({
             // A distinct seed per thread: the address of a thread-local, mixed.
