@@ -164,7 +164,7 @@ impl<K, V> Bound<K, V> {
     pub(crate) fn weighted_size(&self) -> Option<u64> {
         // Relaxed: a statistic.
         self.accounting
-            .then(|| self.weighted.load(Ordering::Relaxed))
+            .then(|| below_zero_is_zero(self.weighted.load(Ordering::Relaxed)))
     }
 
     /// The weight of a value about to be written for `key` (1 without a weigher, 0 if
@@ -291,9 +291,16 @@ impl<K, V> Bound<K, V> {
         }
         let (mut futile, mut evicted) = (0, 0);
         loop {
-            // Relaxed RMW: reads the latest total in its modification order, which a
-            // plain load need not (the bound must see every completed insert).
-            let total = self.weighted.fetch_add(0, Ordering::Relaxed);
+            // An RMW: reads the latest total in its modification order, which a plain
+            // load need not (the bound must see every completed insert). AcqRel: the
+            // capacity is a Relaxed setting, so a `set_max_capacity` that stored a new one
+            // publishes it with this RMW's Release to every enforcing insert whose RMW
+            // comes later in the total's order (its Acquire here; the RMWs between them
+            // continue the release sequence): that insert's load of the capacity below
+            // sees the new one. Else the shrink reads a total without the insert's weight
+            // and returns, while the insert reads the old capacity: neither evicts for it
+            // (loom: `set_max_capacity_vs_insert`).
+            let total = below_zero_is_zero(self.weighted.fetch_add(0, Ordering::AcqRel));
             let cap = self.capacity.load(Ordering::Relaxed);
             if total > cap / 2 && self.policy().is_none() {
                 self.create_policy(raw);
@@ -421,6 +428,21 @@ impl<K, V> Bound<K, V> {
     }
 }
 
+/// The total as read, where a "negative" one counts as zero. The total is below the true
+/// sum while an insert is between its link and its `linked` call and its node was
+/// replaced or removed meanwhile (those subtract from a weight not yet added), and it may
+/// then wrap below zero: read as it is, an insert would evict for a map that is nearly
+/// empty (loom: `insert_vs_remove_then_insert_no_spurious_eviction`). A true total never
+/// reaches 2^63 (that is 2^31 entries of the largest weight).
+#[inline]
+fn below_zero_is_zero(total: u64) -> u64 {
+    if (total as i64) < 0 {
+        0
+    } else {
+        total
+    }
+}
+
 /// The policy is sized for at most this many entries (its sketch then takes 32 MiB); a
 /// larger cache still works, with a sketch that counts less precisely.
 const MAX_POLICY_ENTRIES: u64 = 1 << 21;
@@ -451,6 +473,11 @@ fn policy_hash_of<K, V>(node: &Node<K, V>) -> u64 {
 /// A per-thread xorshift: where an eviction starts sampling.
 fn random() -> u64 {
     use std::cell::Cell as StdCell;
+    if crate::sync::LOOM {
+        // Loom replays each interleaving and needs the same choices every run; a
+        // thread-local seeded by an address (and kept across runs) is neither.
+        return 0;
+    }
     thread_local! {
         static STATE: StdCell<u64> = StdCell::new({
             // A distinct seed per thread: the address of a thread-local, mixed.

@@ -44,6 +44,7 @@ struct Queue {
     open: usize,
 }
 
+#[cfg(not(all(ttlmap_loom, feature = "loom")))]
 thread_local! {
     static QUEUE: RefCell<Queue> = const {
         RefCell::new(Queue {
@@ -51,6 +52,17 @@ thread_local! {
             open: 0,
         })
     };
+}
+
+// Under loom, whose model threads all run on one OS thread, a `std` thread-local would be
+// one queue shared by every model thread (and kept across the model's runs): one queue
+// per model thread, as with real threads.
+#[cfg(all(ttlmap_loom, feature = "loom"))]
+loom::thread_local! {
+    static QUEUE: RefCell<Queue> = RefCell::new(Queue {
+        events: Vec::new(),
+        open: 0,
+    });
 }
 
 /// # Safety

@@ -776,6 +776,11 @@ impl<K, V> RawMap<K, V> {
                 pending.published();
                 self.note_deadline(deadline);
                 self.count.bump(Event::Insert);
+                // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken_bound` only): the
+                // weight re-read from the linked node (the bug fixed in 03d8ed4), which a
+                // racing replacement or removal may have changed or marked dead.
+                #[cfg(ttlmap_broken_bound)]
+                let weight = n.meta.weight().unwrap_or(0);
                 if let Some(b) = &self.cache {
                     b.linked(weight);
                 }
