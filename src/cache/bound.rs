@@ -10,15 +10,22 @@
 //! inside the engine.
 //!
 //! # Weights
-//! With a bound or a weigher, every node's cache word holds its weight (1 without a
-//! weigher) and `weighted` is the sum over the nodes whose removal is not decided:
-//! `linked` adds the new node's weight once the node is linked, `replaced` swaps the new
-//! value's weight into the word (unless the removal was decided meanwhile: the word is
-//! then `DEAD`, and a late swap changes nothing) and adds the difference, `removed` marks
-//! the word `DEAD` and subtracts what it held. All changes of one word are RMWs of that
-//! word, so they are totally ordered and the sum stays exact (`meta.rs`). `weighted` is
-//! one shared counter (not sharded): the inserting thread must read the true total to
-//! keep the bound hard.
+//! With a bound or a weigher, every value carries its weight (1 without a weigher),
+//! fixed when it is written: a node's first value's in the node's cache word
+//! (`meta.rs`), every later value's in its heap cell (`raw/cell.rs`). `weighted` is the
+//! sum of the weights of the current values of the entries whose removal is not decided,
+//! kept by the decisions themselves, each exactly once (one freezing CAS per change,
+//! `raw/cell.rs`): `linked` adds a new node's weight, `replaced` adds the new value's
+//! weight minus the old one's, `removed` subtracts the old one's. The old value's weight
+//! is read before the deciding CAS, while the cell cannot have been retired yet (a cell is
+//! retired only after it is frozen). Each delta is exact whatever order the additions
+//! land in, so the sum is exact at quiescence. (An earlier design kept one weight per
+//! node and swapped it in at each replacement: two replacements' swaps could land in the
+//! opposite order of their decisions, leaving the node counted at a weight its value no
+//! longer had; loom model `update_vs_update_weights`.) The total is transiently below the
+//! truth when a removal's subtraction lands before the insert's `linked` addition (it may
+//! even wrap below zero, read as 0). `weighted` is one shared counter (not sharded): the
+//! inserting thread must read the true total to keep the bound hard.
 //!
 //! # The bound
 //! After an insert that added weight, the inserting call evicts ([`Bound::enforce`])
@@ -201,32 +208,38 @@ impl<K, V> Bound<K, V> {
         }
     }
 
-    /// A replacement of `node`'s value `old` by a value of weight `weight` was decided.
+    /// A replacement of `node`'s value `old` (weighing `old_weight`) by a value weighing
+    /// `weight` was decided.
     #[inline]
     pub(crate) fn replaced(
         &self,
         node: &Node<K, V>,
         old: &Cell<V>,
+        old_weight: u32,
         weight: u32,
         cause: RemovalCause,
     ) {
-        if self.accounting {
-            if let Some(before) = node.meta.swap_weight(weight) {
-                // Relaxed: see `linked`. Wrapping: the difference may be negative.
-                let delta = u64::from(weight).wrapping_sub(u64::from(before));
-                self.weighted.fetch_add(delta, Ordering::Relaxed);
-            }
+        if self.accounting && old_weight != weight {
+            // Relaxed: see `linked`. Wrapping: the difference may be negative.
+            let delta = u64::from(weight).wrapping_sub(u64::from(old_weight));
+            self.weighted.fetch_add(delta, Ordering::Relaxed);
         }
         self.tell(&node.key, &old.value, cause);
     }
 
-    /// The removal of `node`, whose last value is `old`, was decided.
+    /// The removal of `node`, whose last value `old` weighs `old_weight`, was decided.
     #[inline]
-    pub(crate) fn removed(&self, node: &Node<K, V>, old: &Cell<V>, cause: RemovalCause) {
+    pub(crate) fn removed(
+        &self,
+        node: &Node<K, V>,
+        old: &Cell<V>,
+        old_weight: u32,
+        cause: RemovalCause,
+    ) {
         if self.accounting {
-            let w = node.meta.kill();
             // Relaxed: see `linked`.
-            self.weighted.fetch_sub(u64::from(w), Ordering::Relaxed);
+            self.weighted
+                .fetch_sub(u64::from(old_weight), Ordering::Relaxed);
         }
         self.tell(&node.key, &old.value, cause);
     }
@@ -274,7 +287,7 @@ impl<K, V> Bound<K, V> {
         &self,
         raw: &RawMap<K, V>,
         mut candidate: Option<u64>,
-        fresh: Option<(&Node<K, V>, &Cell<V>)>,
+        fresh: Option<(&Node<K, V>, &Cell<V>, u32)>,
         limit: usize,
         now: &mut Now<'_>,
         guard: &G,
@@ -284,8 +297,8 @@ impl<K, V> Bound<K, V> {
         }
         // Relaxed: a setting.
         let cap = self.capacity.load(Ordering::Relaxed);
-        if let Some((node, cell)) = fresh {
-            if node.meta.weight().is_some_and(|w| u64::from(w) > cap) {
+        if let Some((node, cell, weight)) = fresh {
+            if u64::from(weight) > cap {
                 raw.remove_cell(node, cell, |_| Some(RemovalCause::Size), guard);
             }
         }

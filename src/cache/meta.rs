@@ -3,12 +3,8 @@
 
 use crate::sync::{AtomicU64, Ordering};
 
-/// Bits 0..32: the entry's weight (as the weigher gave it when the value was written).
+/// Bits 0..32: the weight of the node's first value (as the weigher gave it).
 const WEIGHT_MASK: u64 = u32::MAX as u64;
-/// Set once the entry's removal was decided: its weight no longer counts (and a
-/// replacement decided before the removal, whose weight swap comes late, must not add it
-/// back).
-const DEAD: u64 = 1 << 32;
 /// Bits 33..62: the stamp, the policy clock modulo 2^29.
 const STAMP_SHIFT: u32 = 33;
 pub(super) const STAMP_BITS: u32 = 29;
@@ -17,14 +13,14 @@ pub(super) const STAMP_MASK: u64 = (1 << STAMP_BITS) - 1;
 pub(super) const NEW: u64 = 1 << 62;
 /// Flag: hit since it entered the main region (segmented LRU's protected segment).
 pub(super) const PROTECTED: u64 = 1 << 63;
-/// The bits the policy owns; the others (weight, `DEAD`) belong to the map's accounting.
-const POLICY_BITS: u64 = !(WEIGHT_MASK | DEAD);
+/// The bits the policy owns; the others (the weight, and bit 32, unused) are the map's.
+const POLICY_BITS: u64 = !(WEIGHT_MASK | 1 << 32);
 
 /// An entry's policy metadata (the policy's part of the node's cache word). `Copy`.
 ///
 /// | bits   | field |
 /// |--------|-------|
-/// | 0..33  | (the map's: weight and `DEAD`; zero in a `Meta` the policy builds) |
+/// | 0..33  | (the map's: the first value's weight; zero in a `Meta` the policy builds) |
 /// | 33..62 | stamp: the policy's insert clock, modulo 2^29, at the entry's last refresh (its insert, or a hit that found the stamp stale) |
 /// | 62     | `NEW`: inserted, not yet judged at the window's exit (admission) |
 /// | 63     | `PROTECTED`: hit since it entered the main region |
@@ -65,7 +61,7 @@ impl Meta {
     }
 }
 
-/// The node's cache word: a [`Meta`] for the policy, and the weight for the map.
+/// The node's cache word: a [`Meta`] for the policy, and the first value's weight.
 ///
 /// The policy's accesses are `Relaxed` hints: no memory is published through the word,
 /// racing policy writers (two readers refreshing one entry, a reader and the evicting
@@ -75,10 +71,8 @@ impl Meta {
 /// are read-modify-writes that keep the weight bits, and the weight changes keep the
 /// policy bits, so neither loses the other's update.
 ///
-/// The weight protocol (`cache/bound.rs`): a new node is linked with its weight; the
-/// writer that decides a replacement swaps in the new value's weight, unless the word is
-/// `DEAD`; the writer that decides the removal sets `DEAD` and takes the weight out. The
-/// map's weighted size is the sum of the weights of the words not `DEAD`.
+/// The weight bits never change after the node is created; the map's weighted size is
+/// kept by the writers' decisions (`cache/bound.rs`), not in this word.
 #[derive(Debug, Default)]
 pub struct AtomicMeta(AtomicU64);
 
@@ -118,33 +112,11 @@ impl AtomicMeta {
         self.0.fetch_and(!NEW, Ordering::Relaxed);
     }
 
-    /// The weight, or `None` once the entry's removal was decided.
-    pub(crate) fn weight(&self) -> Option<u32> {
-        // Relaxed: read by the map's accounting only, under the protocol above.
-        let w = self.0.load(Ordering::Relaxed);
-        (w & DEAD == 0).then_some((w & WEIGHT_MASK) as u32)
-    }
-
-    /// A replacement decided with a value of weight `new`: swaps it in and returns the
-    /// weight it replaces, or `None` (and changes nothing) if the removal was decided.
-    pub(crate) fn swap_weight(&self, new: u32) -> Option<u32> {
-        // Relaxed: every weight change is an RMW of this one word, so they are totally
-        // ordered by its modification order, which is all the accounting needs.
-        self.0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                (w & DEAD == 0).then_some(w & !WEIGHT_MASK | u64::from(new))
-            })
-            .ok()
-            .map(|w| (w & WEIGHT_MASK) as u32)
-    }
-
-    /// The removal was decided (once per node): marks the word `DEAD` and returns the
-    /// weight it held.
-    pub(crate) fn kill(&self) -> u32 {
-        // Relaxed: as in `swap_weight`.
-        let w = self.0.fetch_or(DEAD, Ordering::Relaxed);
-        debug_assert!(w & DEAD == 0, "a removal is decided once per node");
-        (w & WEIGHT_MASK) as u32
+    /// The weight the node was created with: its first value's (the weights of later
+    /// values live in their heap cells, `raw/cell.rs`). Never changes.
+    pub(crate) fn weight(&self) -> u32 {
+        // Relaxed: written before the node was published, never changed.
+        (self.0.load(Ordering::Relaxed) & WEIGHT_MASK) as u32
     }
 }
 
@@ -153,30 +125,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policy_stores_keep_the_weight_and_weight_changes_keep_the_policy_bits() {
-        let w = AtomicMeta::with_weight(7);
+    fn policy_stores_keep_the_weight() {
+        let w = AtomicMeta::with_weight(u32::MAX);
         w.store(Meta::new(12345, NEW | PROTECTED));
-        assert_eq!(w.weight(), Some(7));
-        assert_eq!(w.load(), Meta::new(12345, NEW | PROTECTED));
-        assert_eq!(w.swap_weight(u32::MAX), Some(7));
+        assert_eq!(w.weight(), u32::MAX);
         assert_eq!(w.load(), Meta::new(12345, NEW | PROTECTED));
         w.clear_new();
         assert_eq!(w.load(), Meta::new(12345, PROTECTED));
-        assert_eq!(w.weight(), Some(u32::MAX));
-    }
-
-    #[test]
-    fn a_dead_word_refuses_weight_swaps() {
-        let w = AtomicMeta::with_weight(3);
-        assert_eq!(w.swap_weight(5), Some(3));
-        assert_eq!(w.kill(), 5);
-        assert_eq!(w.weight(), None);
-        // A replacement decided before the removal, whose swap lands after it.
-        assert_eq!(w.swap_weight(9), None);
-        assert_eq!(w.weight(), None);
-        // The policy may still write its bits.
-        w.store(Meta::new(1, NEW));
-        assert_eq!(w.weight(), None);
+        assert_eq!(w.weight(), u32::MAX);
     }
 
     #[test]

@@ -120,13 +120,15 @@ impl<K, V, S> HashMap<K, V, S> {
         }
     }
 
-    /// After a write of `node`'s value `cell` (a new node if `new`): tells the policy of
-    /// a new key and evicts down to the bound (`cache/bound.rs`).
+    /// After a write of `node`'s value `cell` weighing `weight` (a new node if `new`):
+    /// tells the policy of a new key and evicts down to the bound (`cache/bound.rs`).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn written(
         &self,
         node: &raw::Node<K, V>,
         cell: &raw::Cell<V>,
+        weight: u32,
         hash: u64,
         new: bool,
         now: &mut Now<'_>,
@@ -137,7 +139,7 @@ impl<K, V, S> HashMap<K, V, S> {
             b.enforce(
                 &self.raw,
                 candidate,
-                Some((node, cell)),
+                Some((node, cell, weight)),
                 usize::MAX,
                 now,
                 g.protect(),
@@ -279,16 +281,17 @@ where
         let _events = self.events();
         let hash = self.hash(&key);
         let cell = self.owned_cell(&key, value, deadline);
+        let w = cell.weight();
         match self
             .raw
             .insert(hash, key, cell, Policy::Replace, now, g.protect())
         {
             Inserted::New(node, cell) => {
-                self.written(node, cell, hash, true, now, g);
+                self.written(node, cell, w, hash, true, now, g);
                 None
             }
             Inserted::Replaced { node, old, new } => {
-                self.written(node, new, hash, false, now, g);
+                self.written(node, new, w, hash, false, now, g);
                 old.map(|c| &c.value)
             }
             Inserted::Occupied { .. } => unreachable!("Policy::Replace never reports Occupied"),
@@ -337,19 +340,20 @@ where
     ) -> Result<&'g V, (&'g V, K, OwnedCell<V>)> {
         let _events = self.events();
         let hash = self.hash(&key);
+        let w = cell.weight();
         match self
             .raw
             .insert(hash, key, cell, Policy::IfVacant, now, g.protect())
         {
             Inserted::New(n, c) => {
-                self.written(n, c, hash, true, now, g);
+                self.written(n, c, w, hash, true, now, g);
                 Ok(&c.value)
             }
             // Over an expired value: a new entry for the policy too.
             Inserted::Replaced {
                 node: n, new: c, ..
             } => {
-                self.written(n, c, hash, true, now, g);
+                self.written(n, c, w, hash, true, now, g);
                 Ok(&c.value)
             }
             Inserted::Occupied {
@@ -415,7 +419,7 @@ where
                 .raw
                 .replace_value(node, cell, value, weight, now, g.protect())
             {
-                self.written(node, new, 0, false, now, g);
+                self.written(node, new, weight, 0, false, now, g);
                 return Some(&new.value);
             }
         }
@@ -480,7 +484,7 @@ where
                         if let Ok(new) =
                             raw.replace_value(node, cell, v, weight, &mut now, g.protect())
                         {
-                            self.written(node, new, hash, false, &mut now, g);
+                            self.written(node, new, weight, hash, false, &mut now, g);
                             return Compute::Updated {
                                 old: (&node.key, &cell.value),
                                 new: (&node.key, &new.value),
@@ -499,12 +503,13 @@ where
                     Operation::Insert(v) => {
                         let deadline = self.deadline(self.default_ttl);
                         let cell = self.owned_cell(&key, v, deadline);
+                        let w = cell.weight();
                         match raw.insert(hash, key, cell, Policy::IfVacant, &mut now, g.protect()) {
                             Inserted::New(n, c)
                             | Inserted::Replaced {
                                 node: n, new: c, ..
                             } => {
-                                self.written(n, c, hash, true, &mut now, g);
+                                self.written(n, c, w, hash, true, &mut now, g);
                                 return Compute::Inserted(&n.key, &c.value);
                             }
                             Inserted::Occupied { key: k, .. } => key = k,

@@ -32,7 +32,7 @@
 use std::ptr;
 
 use crate::clock::{EXPIRED, NEVER};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
 /// Bit 63 of a deadline word: the cell is frozen (its low bits address the successor, or
 /// are 0 for a removal). Real deadlines keep it clear ([`NEVER`] is below it).
@@ -160,20 +160,24 @@ fn decode<V>(word: u64) -> State<V> {
 pub(crate) struct HeapCell<V> {
     /// Must stay first: a `*mut Cell<V>` from [`Cell::alloc`] is also a `*mut HeapCell<V>`.
     cell: Cell<V>,
-    /// The next object of a retirement list (`reclaim.rs`), written only by the retirer.
-    link: std::cell::UnsafeCell<*mut u8>,
+    /// Until the cell is retired, the weight of its value (the bounded cache's, as the
+    /// weigher gave it: `cache/bound.rs`); then the next object of a retirement list
+    /// (`reclaim.rs`), written only by the retirer. Atomic: a writer that reads the
+    /// weight of a cell it is about to freeze may lose that race and read it while the
+    /// winner's retirement writes it (it then discards what it read).
+    link: AtomicPtr<u8>,
 }
 
 impl<V> Cell<V> {
-    /// A heap cell holding `value`, open with `deadline`, unshared.
-    pub(crate) fn alloc(value: V, deadline: u64) -> *mut Cell<V> {
+    /// A heap cell holding `value` of weight `weight`, open with `deadline`, unshared.
+    pub(crate) fn alloc(value: V, deadline: u64, weight: u32) -> *mut Cell<V> {
         debug_assert!(deadline & FROZEN == 0);
         let boxed = Box::into_raw(Box::new(HeapCell {
             cell: Cell {
                 deadline: AtomicU64::new(deadline),
                 value,
             },
-            link: std::cell::UnsafeCell::new(ptr::null_mut()),
+            link: AtomicPtr::new(ptr::without_provenance_mut(weight as usize)),
         }));
         // `HeapCell` is `repr(C)` with the cell first: same address, whole-box provenance.
         boxed.cast()
@@ -206,21 +210,40 @@ impl<V> Cell<V> {
     ///
     /// # Safety
     /// - `cell` came from [`Cell::alloc`] and is not freed.
-    pub(crate) unsafe fn link_slot(cell: *mut Cell<V>) -> *mut *mut u8 {
+    pub(crate) unsafe fn link_slot(cell: *mut Cell<V>) -> *const AtomicPtr<u8> {
         // SAFETY: caller: `cell` addresses a live `HeapCell` (same address, whole-box
-        // provenance); `UnsafeCell::raw_get` creates no reference.
-        unsafe { std::cell::UnsafeCell::raw_get(ptr::addr_of!((*cell.cast::<HeapCell<V>>()).link)) }
+        // provenance); `addr_of!` creates no reference.
+        unsafe { ptr::addr_of!((*cell.cast::<HeapCell<V>>()).link) }
+    }
+
+    /// The weight of the value of heap cell `cell`, read while `cell` is not retired.
+    ///
+    /// # Safety
+    /// - `cell` came from [`Cell::alloc`] and is not freed (the caller's guard).
+    ///
+    /// The result is the weight only if `cell` was not retired before this read; a
+    /// caller that reads it *before* its freezing CAS on `cell` succeeds has that: a
+    /// cell is retired only after it is frozen, by a thread that saw the freeze.
+    pub(crate) unsafe fn heap_weight(cell: *const Cell<V>) -> u32 {
+        // SAFETY: caller.
+        let slot = unsafe { Cell::link_slot(cell as *mut Cell<V>) };
+        // Relaxed: the weight was written before the cell was published (by the Release
+        // freeze of its predecessor, or the node's linking CAS), which our Acquire read
+        // of the chain saw; a retirer's store is excluded as the docs say.
+        // SAFETY: the slot of a live heap cell.
+        unsafe { (*slot).load(Ordering::Relaxed) }.addr() as u32
     }
 
     /// The heap cell whose link word is `slot` (the inverse of [`Cell::link_slot`]).
     ///
     /// # Safety
     /// - `slot` came from [`Cell::link_slot`].
-    pub(crate) unsafe fn of_link_slot(slot: *mut *mut u8) -> *mut Cell<V> {
+    pub(crate) unsafe fn of_link_slot(slot: *const AtomicPtr<u8>) -> *mut Cell<V> {
         // SAFETY: caller: `slot` lies `offset_of!(link)` bytes into its `HeapCell`.
         unsafe {
             slot.byte_sub(std::mem::offset_of!(HeapCell<V>, link))
-                .cast()
+                .cast::<Cell<V>>()
+                .cast_mut()
         }
     }
 

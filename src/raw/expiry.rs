@@ -448,8 +448,9 @@ impl<K, V> RawMap<K, V> {
             if live_at(d, &mut || now.get()) {
                 return Reaped::Live(d);
             }
+            let old_weight = self.weight_to_freeze(node, cell);
             if cell.freeze(d, std::ptr::null_mut()).is_ok() {
-                self.decided_removal(node, cell, super::Cause::Expired);
+                self.decided_removal(node, cell, old_weight, super::Cause::Expired);
                 self.settle(node, guard);
                 super::mark(&node.link);
                 return Reaped::Removed;

@@ -185,6 +185,11 @@ impl<V> OwnedCell<V> {
         &self.value
     }
 
+    /// The value's weight.
+    pub(crate) fn weight(&self) -> u32 {
+        self.weight
+    }
+
     /// Takes the value back.
     pub(crate) fn into_value(self) -> V {
         self.value
@@ -196,7 +201,7 @@ impl<V> OwnedCell<V> {
 
     /// Moves the value into a heap cell, unshared until the caller publishes it.
     fn into_heap(self) -> *mut Cell<V> {
-        Cell::alloc(self.value, self.deadline)
+        Cell::alloc(self.value, self.deadline, self.weight)
     }
 
     /// Takes the value back out of a heap cell from [`OwnedCell::into_heap`].
@@ -359,10 +364,43 @@ impl<K, V> RawMap<K, V> {
         self.count.bump(if hit { Event::Hit } else { Event::Miss });
     }
 
-    /// Our CAS decided that `node`'s current cell `old` is replaced by a value weighing
-    /// `weight` (cause `Replaced`, or `Expired` if `old` had expired).
+    /// The weight of `node`'s cell `cell`, which the caller is about to freeze, for the
+    /// bounded cache's accounting (0 if the map tracks no weights). Read *before* the
+    /// freezing CAS: only then is it the weight if the CAS succeeds (`Cell::heap_weight`).
     #[inline]
-    fn decided_replacement(&self, node: &Node<K, V>, old: &Cell<V>, weight: u32, cause: Cause) {
+    fn weight_to_freeze(&self, node: &Node<K, V>, cell: &Cell<V>) -> u32 {
+        match &self.cache {
+            Some(b) if b.tracks_weights() => {
+                // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken_bound` only): the
+                // weight of the node's first value stands for its current one's (the
+                // one-weight-per-node design before per-cell weights).
+                #[cfg(ttlmap_broken_bound)]
+                return node.meta.weight();
+                #[allow(unreachable_code)]
+                if node.is_first(cell as *const Cell<V> as *mut Cell<V>) {
+                    node.meta.weight()
+                } else {
+                    // SAFETY: a heap cell (not the first), not freed: the caller's guard
+                    // read it from the chain.
+                    unsafe { Cell::heap_weight(cell) }
+                }
+            }
+            _ => 0,
+        }
+    }
+
+    /// Our CAS decided that `node`'s current cell `old` (of weight `old_weight`, read
+    /// before the CAS) is replaced by a value weighing `weight` (cause `Replaced`, or
+    /// `Expired` if `old` had expired).
+    #[inline]
+    fn decided_replacement(
+        &self,
+        node: &Node<K, V>,
+        old: &Cell<V>,
+        old_weight: u32,
+        weight: u32,
+        cause: Cause,
+    ) {
         // The new value is in a heap cell (until it is retired: `installed`).
         self.count.bump(Event::HeapCells);
         if cause == Cause::Replaced {
@@ -372,20 +410,21 @@ impl<K, V> RawMap<K, V> {
             self.count.bump(Event::Insert);
         }
         if let Some(b) = &self.cache {
-            b.replaced(node, old, weight, cause);
+            b.replaced(node, old, old_weight, weight, cause);
         }
     }
 
-    /// Our CAS decided that `node`, whose current cell is `old`, is removed.
+    /// Our CAS decided that `node`, whose current cell is `old` (of weight `old_weight`,
+    /// read before the CAS), is removed.
     #[inline]
-    fn decided_removal(&self, node: &Node<K, V>, old: &Cell<V>, cause: Cause) {
+    fn decided_removal(&self, node: &Node<K, V>, old: &Cell<V>, old_weight: u32, cause: Cause) {
         self.count.bump(match cause {
             Cause::Expired => Event::Expiration,
             Cause::Size => Event::Eviction,
             _ => Event::Removal,
         });
         if let Some(b) = &self.cache {
-            b.removed(node, old, cause);
+            b.removed(node, old, old_weight, cause);
         }
     }
 
@@ -776,11 +815,6 @@ impl<K, V> RawMap<K, V> {
                 pending.published();
                 self.note_deadline(deadline);
                 self.count.bump(Event::Insert);
-                // DELIBERATELY BROKEN (loom demo, `--cfg ttlmap_broken_bound` only): the
-                // weight re-read from the linked node (the bug fixed in 03d8ed4), which a
-                // racing replacement or removal may have changed or marked dead.
-                #[cfg(ttlmap_broken_bound)]
-                let weight = n.meta.weight().unwrap_or(0);
                 if let Some(b) = &self.cache {
                     b.linked(weight);
                 }
@@ -833,13 +867,14 @@ impl<K, V> RawMap<K, V> {
             if new.is_null() {
                 new = pending.boxed();
             }
+            let old_weight = self.weight_to_freeze(node, cur);
             if cur.freeze(d, new).is_ok() {
                 let cause = if live {
                     Cause::Replaced
                 } else {
                     Cause::Expired
                 };
-                self.decided_replacement(node, cur, pending.weight(), cause);
+                self.decided_replacement(node, cur, old_weight, pending.weight(), cause);
                 // The deadline we published, noted after it is published (see
                 // `note_deadline`). Not re-read from the cell: an update may already have
                 // replaced it, carrying the deadline over without noting it.
@@ -1118,7 +1153,7 @@ impl<K, V> Pending<K, V> {
             PendingState::Parts(_, c) => c.weight,
             PendingState::Boxed(_, _, w) => *w,
             // SAFETY: our unpublished node.
-            PendingState::Node(n) => unsafe { (**n).meta.weight().unwrap_or(0) },
+            PendingState::Node(n) => unsafe { (**n).meta.weight() },
             PendingState::Done => unreachable!("pending insert used after completion"),
         }
     }

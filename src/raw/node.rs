@@ -261,7 +261,7 @@ impl<K, V> Node<K, V> {
             let value = ptr::read(&(*first).value);
             // Relaxed: unshared.
             let deadline = (*first).word().load(Ordering::Relaxed);
-            let weight = (*node).meta.weight().unwrap_or(0);
+            let weight = (*node).meta.weight();
             Node::dealloc(node);
             (key, value, deadline, weight)
         }

@@ -74,9 +74,11 @@ pub(crate) unsafe fn retire_cell<K, V, G: RawGuard>(
         // SAFETY: a heap cell (every cell but the first one), not freed before this
         // retirement is processed (caller).
         let slot = unsafe { Cell::link_slot(cell) };
-        let handle = slot.cast::<u8>().map_addr(|a| a | HEAP_CELL);
-        // SAFETY: caller; only the retirer writes a heap cell's link word.
-        unsafe { guard.retire_linked(handle, |next| *slot = next) };
+        let handle = slot.cast::<u8>().cast_mut().map_addr(|a| a | HEAP_CELL);
+        // SAFETY: caller; only the retirer writes a heap cell's link word (until now it
+        // held the value's weight).
+        // Relaxed: the freeing thread reads it after reclamation's synchronisation.
+        unsafe { guard.retire_linked(handle, |next| (*slot).store(next, Ordering::Relaxed)) };
     }
 }
 
@@ -97,8 +99,9 @@ pub(crate) unsafe fn free_batch<K, V>(head: *mut u8) -> usize {
         unsafe {
             match kind {
                 HEAP_CELL => {
-                    let slot = slot.cast::<*mut u8>();
-                    handle = *slot;
+                    let slot = slot.cast::<AtomicPtr<u8>>();
+                    // Relaxed: written by the retirer, ordered before us by reclamation.
+                    handle = (*slot).load(Ordering::Relaxed);
                     Cell::<V>::free(Cell::of_link_slot(slot));
                 }
                 _ => {

@@ -100,12 +100,13 @@ impl<K, V> RawMap<K, V> {
             let Some(cause) = accept(d) else {
                 return false;
             };
+            let old_weight = self.weight_to_freeze(node, cur);
             match cur.freeze(d, ptr::null_mut()) {
-                Ok(()) => break cause,
+                Ok(()) => break (cause, old_weight),
                 Err(found) => state = found,
             }
         };
-        self.decided_removal(node, cur, cause);
+        self.decided_removal(node, cur, cause.1, cause.0);
         self.settle(node, guard);
         // Our decision is installed (by us or a helper); the node is ours to unlink.
         // Mark it in case the installer has not yet (idempotent).
@@ -131,14 +132,15 @@ impl<K, V> RawMap<K, V> {
         let State::Open(mut d) = cur.state() else {
             return Err(value);
         };
-        let new = Cell::alloc(value, d);
+        let new = Cell::alloc(value, d, weight);
         loop {
             if !live_at(d, &mut || now.get()) {
                 break;
             }
+            let old_weight = self.weight_to_freeze(node, cur);
             match cur.freeze(d, new) {
                 Ok(()) => {
-                    self.decided_replacement(node, cur, weight, Cause::Replaced);
+                    self.decided_replacement(node, cur, old_weight, weight, Cause::Replaced);
                     self.settle(node, guard);
                     self.sweep_step(now, guard);
                     // SAFETY: published by our freeze; retired only after our guard.
