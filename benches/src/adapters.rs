@@ -642,7 +642,7 @@ pub trait BoundedMap: Send + Sync + 'static {
     /// Increments the value of `k` if present; returns whether it was.
     fn update(&self, k: &u64) -> bool;
     /// Entries held now (to check that the bound holds and evictions happened).
-    fn len(&self) -> usize;
+    fn entries(&self) -> usize;
 }
 
 /// `ttlmap::HashMap` built with `max_capacity(n)` and a capacity hint of `n`.
@@ -671,7 +671,7 @@ impl BoundedMap for TtlMapBounded {
     fn update(&self, k: &u64) -> bool {
         self.0.pin().update(*k, |v| v + 1).is_some()
     }
-    fn len(&self) -> usize {
+    fn entries(&self) -> usize {
         self.0.len()
     }
 }
@@ -706,7 +706,7 @@ impl BoundedMap for MokaBounded {
         });
         matches!(result, CompResult::ReplacedWith(_))
     }
-    fn len(&self) -> usize {
+    fn entries(&self) -> usize {
         // moka applies evictions in its maintenance; count after it.
         self.0.run_pending_tasks();
         self.0.entry_count() as usize
@@ -754,7 +754,7 @@ impl BoundedMap for QuickCacheBounded {
             None => false,
         }
     }
-    fn len(&self) -> usize {
+    fn entries(&self) -> usize {
         self.0.len()
     }
 }

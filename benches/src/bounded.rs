@@ -123,7 +123,7 @@ pub fn run_mix<M: BoundedMap>(
         let tallies: Vec<(u64, u64)> = workers.into_iter().map(|w| w.join().unwrap()).collect();
         (spent, tallies)
     });
-    let len_after = cache.len();
+    let len_after = cache.entries();
     drop(cache);
     Run {
         mops: (ops_per_thread * threads) as f64 / spent.as_secs_f64() / 1e6,

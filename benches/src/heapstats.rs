@@ -87,8 +87,8 @@ fn measure(case: Case, n: u64) -> Measured {
     if case.presized {
         b = b.capacity(n as usize);
     }
-    if case.bounded != 0 {
-        b = b.max_capacity(n / case.bounded);
+    if let Some(bound) = n.checked_div(case.bounded) {
+        b = b.max_capacity(bound);
     }
     let map: ttlmap::HashMap<u64, u64, Hasher> = b.build();
     // One pin per operation, as a user writes it: retired objects get freed as it goes.
