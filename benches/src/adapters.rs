@@ -625,3 +625,154 @@ pub fn for_each_ttl_map(v: &mut impl TtlVisitor) {
     visit::<MokaTtl>(v);
     visit::<MokaExpiry>(v);
 }
+
+/// A size-bounded concurrent u64 → u64 cache, as the bounded workloads use it (the same
+/// operations as [`BenchMap`], but a key inserted earlier may be gone: evicted).
+pub trait BoundedMap: Send + Sync + 'static {
+    /// Name shown in the tables.
+    const NAME: &'static str;
+    /// An empty cache holding at most `max_capacity` entries, sized for that many.
+    fn bounded(max_capacity: usize) -> Self;
+    /// Whether `k` is present.
+    fn get(&self, k: &u64) -> bool;
+    /// Inserts or replaces.
+    fn insert(&self, k: u64, v: u64);
+    /// Removes; returns whether `k` was present.
+    fn remove(&self, k: &u64) -> bool;
+    /// Increments the value of `k` if present; returns whether it was.
+    fn update(&self, k: &u64) -> bool;
+    /// Entries held now (to check that the bound holds and evictions happened).
+    fn entries(&self) -> usize;
+}
+
+/// `ttlmap::HashMap` built with `max_capacity(n)` and a capacity hint of `n`.
+pub struct TtlMapBounded(ttlmap::HashMap<u64, u64, Hasher>);
+
+impl BoundedMap for TtlMapBounded {
+    const NAME: &'static str = "ttlmap max_capacity";
+    fn bounded(max_capacity: usize) -> Self {
+        Self(
+            ttlmap::HashMap::builder()
+                .capacity(max_capacity)
+                .hasher(Hasher::default())
+                .max_capacity(max_capacity as u64)
+                .build(),
+        )
+    }
+    fn get(&self, k: &u64) -> bool {
+        self.0.pin().get(k).is_some()
+    }
+    fn insert(&self, k: u64, v: u64) {
+        self.0.pin().insert(k, v);
+    }
+    fn remove(&self, k: &u64) -> bool {
+        self.0.pin().remove(k).is_some()
+    }
+    fn update(&self, k: &u64) -> bool {
+        self.0.pin().update(*k, |v| v + 1).is_some()
+    }
+    fn entries(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// `moka::sync::Cache` with `max_capacity(n)` and `initial_capacity(n)`.
+pub struct MokaBounded(moka::sync::Cache<u64, u64, Hasher>);
+
+impl BoundedMap for MokaBounded {
+    const NAME: &'static str = "moka max_capacity";
+    fn bounded(max_capacity: usize) -> Self {
+        Self(
+            moka::sync::Cache::builder()
+                .max_capacity(max_capacity as u64)
+                .initial_capacity(max_capacity)
+                .build_with_hasher(Hasher::default()),
+        )
+    }
+    fn get(&self, k: &u64) -> bool {
+        self.0.get(k).is_some()
+    }
+    fn insert(&self, k: u64, v: u64) {
+        self.0.insert(k, v);
+    }
+    fn remove(&self, k: &u64) -> bool {
+        self.0.remove(k).is_some()
+    }
+    fn update(&self, k: &u64) -> bool {
+        use moka::ops::compute::{CompResult, Op};
+        let result = self.0.entry_by_ref(k).and_compute_with(|e| match e {
+            Some(e) => Op::Put(e.into_value() + 1),
+            None => Op::Nop,
+        });
+        matches!(result, CompResult::ReplacedWith(_))
+    }
+    fn entries(&self) -> usize {
+        // moka applies evictions in its maintenance; count after it.
+        self.0.run_pending_tasks();
+        self.0.entry_count() as usize
+    }
+}
+
+/// `quick_cache::sync::Cache` of `n` items (unit weights), sized for `n`.
+///
+/// quick_cache has no atomic read-modify-write short of `entry` (a write lock and, on a
+/// miss, a placeholder); `update` is a `get` then a `replace` of a present key, the
+/// cheaper way for it.
+pub struct QuickCacheBounded(
+    quick_cache::sync::Cache<
+        u64,
+        u64,
+        quick_cache::UnitWeighter,
+        Hasher,
+        quick_cache::sync::DefaultLifecycle<u64, u64>,
+    >,
+);
+
+impl BoundedMap for QuickCacheBounded {
+    const NAME: &'static str = "quick_cache";
+    fn bounded(max_capacity: usize) -> Self {
+        Self(quick_cache::sync::Cache::with(
+            max_capacity,
+            max_capacity as u64,
+            quick_cache::UnitWeighter,
+            Hasher::default(),
+            quick_cache::sync::DefaultLifecycle::default(),
+        ))
+    }
+    fn get(&self, k: &u64) -> bool {
+        self.0.get(k).is_some()
+    }
+    fn insert(&self, k: u64, v: u64) {
+        self.0.insert(k, v);
+    }
+    fn remove(&self, k: &u64) -> bool {
+        self.0.remove(k).is_some()
+    }
+    fn update(&self, k: &u64) -> bool {
+        match self.0.get(k) {
+            Some(v) => self.0.replace(*k, v + 1, false).is_ok(),
+            None => false,
+        }
+    }
+    fn entries(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Calls back once per compared bounded cache type.
+pub trait BoundedVisitor {
+    /// Called with each bounded cache type in turn.
+    fn visit<M: BoundedMap>(&mut self);
+}
+
+/// Visits every selected bounded cache of the comparison, ttlmap first.
+pub fn for_each_bounded_map(v: &mut impl BoundedVisitor) {
+    fn visit<M: BoundedMap>(v: &mut impl BoundedVisitor) {
+        if is_selected(M::NAME) {
+            v.visit::<M>();
+        }
+    }
+    visit::<TtlMapBounded>(v);
+    visit::<MokaBounded>(v);
+    visit::<QuickCacheBounded>(v);
+}

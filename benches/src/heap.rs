@@ -17,13 +17,13 @@ use std::process::{Command, ExitCode, Stdio};
 use crate::adapters::select_maps;
 use crate::charts::Charts;
 use crate::report::Section;
-use crate::{alloc, memory, reclamation, ttl, Config};
+use crate::{alloc, heapstats, memory, reclamation, ttl, Config};
 
 /// The heap-counting binary's name.
 pub const BIN: &str = "ttlmap-bench-memory";
 
 /// The sections the child can run, by the name passed to it.
-pub const SECTIONS: [&str; 3] = ["memory", "reclamation", "ttl-expiry"];
+pub const SECTIONS: [&str; 4] = ["memory", "reclamation", "ttl-expiry", "heap-stats"];
 
 /// The options the child is run with (those of the parent that matter to it).
 #[derive(Clone, Debug)]
@@ -162,6 +162,7 @@ fn child(args: &[String]) -> Result<Section, String> {
     Ok(match section.as_str() {
         "memory" => memory::run(&cfg, &charts),
         "reclamation" => reclamation::run(&cfg),
+        "heap-stats" => heapstats::run(&cfg),
         _ => ttl::run_expiry(&cfg, &charts),
     })
 }

@@ -6,9 +6,11 @@
 
 pub mod adapters;
 pub mod alloc;
+pub mod bounded;
 pub mod charts;
 pub mod floor;
 pub mod heap;
+pub mod heapstats;
 pub mod hitratio;
 pub mod latency;
 pub mod memory;

@@ -15,11 +15,11 @@ use ttlmap_bench::adapters::select_maps;
 use ttlmap_bench::charts::Charts;
 use ttlmap_bench::heap::{self, ChildOptions};
 use ttlmap_bench::report::{self, Section};
-use ttlmap_bench::{hitratio, latency, throughput, ttl, Config};
+use ttlmap_bench::{bounded, hitratio, latency, throughput, ttl, Config};
 
 const USAGE: &str = "\
 usage: ttlmap-bench [--all] [--throughput] [--memory] [--reclamation] [--ttl] [--latency]
-                    [--hit-ratio] [--quick] [--reps N] [--maps a,b] [--out-dir DIR]
+                    [--hit-ratio] [--bounded] [--quick] [--reps N] [--maps a,b] [--out-dir DIR]
 
   --all          every section (the default when no section is named)
   --throughput   bustle mixes (read_heavy, exchange, rapid_grow) at 1 and 2 threads
@@ -29,6 +29,8 @@ usage: ttlmap-bench [--all] [--throughput] [--memory] [--reclamation] [--ttl] [-
   --latency      insert latency percentiles while growing from empty
   --hit-ratio    bounded-cache hit ratio vs moka, quick_cache, LRU and Belady on the ARC
                  traces, Zipf and a loop (about 2 minutes)
+  --bounded      bounded-cache throughput (read_heavy, exchange) vs moka and quick_cache,
+                 and the accuracy of stats().heap_bytes
   --quick        small sizes and 1 repetition (smoke run); writes under target/
   --reps N       repetitions per measurement (default 5; 1 with --quick)
   --maps a,b     only the maps whose name contains one of these (case-insensitive)
@@ -42,6 +44,7 @@ struct Args {
     ttl: bool,
     latency: bool,
     hit_ratio: bool,
+    bounded: bool,
     quick: bool,
     reps: Option<usize>,
     maps: Option<String>,
@@ -60,6 +63,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.ttl = true;
                 a.latency = true;
                 a.hit_ratio = true;
+                a.bounded = true;
             }
             "--throughput" => a.throughput = true,
             "--memory" => a.memory = true,
@@ -67,6 +71,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--ttl" => a.ttl = true,
             "--latency" => a.latency = true,
             "--hit-ratio" => a.hit_ratio = true,
+            "--bounded" => a.bounded = true,
             "--quick" => a.quick = true,
             "--reps" => {
                 let n = it.next().ok_or("--reps needs a number")?;
@@ -88,9 +93,16 @@ fn parse(args: &[String]) -> Result<Args, String> {
             other => return Err(format!("unknown argument: {other}")),
         }
     }
-    if !(a.throughput || a.memory || a.reclamation || a.ttl || a.latency || a.hit_ratio) {
+    if !(a.throughput
+        || a.memory
+        || a.reclamation
+        || a.ttl
+        || a.latency
+        || a.hit_ratio
+        || a.bounded)
+    {
         (a.throughput, a.memory, a.reclamation, a.ttl, a.latency) = (true, true, true, true, true);
-        a.hit_ratio = true;
+        (a.hit_ratio, a.bounded) = (true, true);
     }
     Ok(a)
 }
@@ -162,6 +174,7 @@ fn main() -> ExitCode {
         (args.memory, "memory"),
         (args.reclamation, "reclamation"),
         (args.ttl, "ttl-expiry"),
+        (args.bounded, "heap-stats"),
     ];
     let mut heap_done: Vec<(&str, Section)> = Vec::new();
     if heap_selected.iter().any(|(on, _)| *on) {
@@ -221,6 +234,8 @@ fn main() -> ExitCode {
     sections.extend(heap_section("ttl-expiry"));
     sections.extend(timed(args.latency, "latency", latency::run));
     sections.extend(timed(args.hit_ratio, "hit ratio", hitratio::run));
+    sections.extend(timed(args.bounded, "bounded", bounded::run));
+    sections.extend(heap_section("heap-stats"));
 
     if let Some(parent) = doc.parent() {
         let _ = std::fs::create_dir_all(parent);

@@ -32,6 +32,9 @@ pub enum Replayer {
     Moka,
     /// quick_cache 0.7 `sync::Cache`.
     QuickCache,
+    /// The real map: `ttlmap::HashMap::builder().max_capacity(n)` (its policy, sampling
+    /// the map's own table).
+    TtlMap,
     /// Exact W-TinyLFU with linked lists (the reference the prototypes approximate);
     /// its knobs.
     WTinyLfuExact(sim::Exact),
@@ -64,14 +67,18 @@ impl Contender {
             Replayer::Lru => reference::lru(trace, cap),
             Replayer::Moka => sim::moka(trace, cap),
             Replayer::QuickCache => sim::quick_cache(trace, cap),
+            Replayer::TtlMap => sim::ttlmap(trace, cap),
             Replayer::WTinyLfuExact(knobs) => sim::wtinylfu_exact(trace, cap, knobs),
             Replayer::Policy(cfg) => sim::policy(trace, cap, cfg),
         }
     }
 }
 
-/// Name of the recommended prototype's row.
+/// Name of the recommended prototype's row (the policy over a model of the map).
 pub const RECOMMENDED: &str = "ttlmap policy (recommended)";
+
+/// Name of the real map's row.
+pub const REAL_MAP: &str = "ttlmap (the map, max_capacity)";
 
 /// A prototype with a fixed window (per mille) and Caffeine's sketch settings (one word
 /// per entry, halved every 10 events per entry).
@@ -90,6 +97,7 @@ fn fixed(window_permille: u32) -> PolicyConfig {
 pub fn contenders() -> Vec<Contender> {
     let d = PolicyConfig::default();
     vec![
+        Contender::new(REAL_MAP, Replayer::TtlMap),
         Contender::new(RECOMMENDED, Replayer::Policy(d)),
         Contender::new("Belady (optimum)", Replayer::Belady),
         Contender::new("LRU (exact)", Replayer::Lru),
@@ -192,7 +200,7 @@ pub fn replay_all(
     let cost = |&(t, c, _): &(usize, usize, usize)| {
         let per_req = match contenders[c].replayer {
             Replayer::Moka => 10,
-            Replayer::QuickCache | Replayer::Belady => 3,
+            Replayer::QuickCache | Replayer::Belady | Replayer::TtlMap => 3,
             _ => 1,
         };
         traces[t].ids.len() * per_req
@@ -255,17 +263,14 @@ pub fn trace_table(trace: &Trace, contenders: &[Contender], hits: &[Vec<f64>]) -
     );
     let goal = target(contenders, hits, trace.sizes.len());
     for (c, h) in contenders.iter().zip(hits) {
-        let name = if c.name == RECOMMENDED {
+        let name = if c.name == RECOMMENDED || c.name == REAL_MAP {
             format!("**{}**", c.name)
         } else {
             c.name.clone()
         };
         let cells = h.iter().zip(&goal).map(|(&v, &g)| {
-            let mark = if matches!(c.replayer, Replayer::Policy(_)) && v < g {
-                " ✗"
-            } else {
-                ""
-            };
+            let ours = matches!(c.replayer, Replayer::Policy(_) | Replayer::TtlMap);
+            let mark = if ours && v < g { " ✗" } else { "" };
             format!("{}{mark}", num(v, 2))
         });
         t.row(std::iter::once(name).chain(cells));
@@ -293,9 +298,10 @@ pub fn run(cfg: &crate::Config, charts: &Charts) -> Section {
     let mut sec = Section::new("Hit ratio (bounded cache)");
     sec.text(format!(
         "Each stream replayed single-threaded through each cache at each size: every request \
-         a `get`, a miss inserts the key; hit % of all requests (cold misses included). The \
-         `ttlmap policy` rows are the eviction policy of `src/cache/` (not yet wired into the \
-         map) over a model of the map: a table of live entries that the policy samples \
+         a `get`, a miss inserts the key; hit % of all requests (cold misses included). The first \
+         row is the map itself, `HashMap::builder().max_capacity(size).build()` with its \
+         default hasher, one `pin()` per request. The `ttlmap policy` rows are the eviction \
+         policy of `src/cache/` alone over a model of the map: a table of live entries that the policy samples \
          from (k = {} random entries per eviction) and looks the window's candidate up in. \
          The recommended one is a sampled W-TinyLFU: a FIFO window ring of recent inserts' \
          hashes whose length ghosts adapt (1 % to 100 % of the capacity), TinyLFU admission \
@@ -303,9 +309,9 @@ pub fn run(cfg: &crate::Config, charts: &Charts) -> Section {
          frequent, then oldest), a 4-bit sketch of 2 words per entry; the other prototypes \
          show what each part buys (`examples/policy_sweep.rs` compares more). Belady's MIN \
          (with bypass) is the ceiling; the exact W-TinyLFU rows use linked lists (Caffeine's \
-         design, with and without its hill climber) and do not fit a lock-free table. moka \
-         and quick_cache hash with their default random hashers, so their figures move by a \
-         few hundredths between runs; the rest is deterministic. A ✗ marks a prototype below \
+         design, with and without its hill climber) and do not fit a lock-free table. The map, \
+         moka and quick_cache hash with their default random hashers, so their figures move \
+         between runs; the rest is deterministic. A ✗ marks the map or a prototype below \
          the target row (the best of LRU, moka and quick_cache at that size, minus one \
          point). Streams loaded in {:.1} s; replays on {threads} threads in {:.1} s.",
         PolicyConfig::default().sample,

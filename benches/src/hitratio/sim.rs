@@ -295,6 +295,19 @@ pub fn moka(trace: &Trace, cap: usize) -> u64 {
     )
 }
 
+/// Hits of the real map: a `ttlmap::HashMap` built with `max_capacity(cap)` (its
+/// default hasher, foldhash with a random seed), one pin per request, as a user writes it.
+pub fn ttlmap(trace: &Trace, cap: usize) -> u64 {
+    let map: ttlmap::HashMap<u32, ()> = ttlmap::HashMap::builder().max_capacity(cap as u64).build();
+    replay(
+        trace,
+        |id| map.pin().get(&id).is_some(),
+        |id| {
+            map.pin().insert(id, ());
+        },
+    )
+}
+
 /// Hits of quick_cache 0.7 (`sync::Cache::new(cap)`), replayed as for moka.
 pub fn quick_cache(trace: &Trace, cap: usize) -> u64 {
     let cache: quick_cache::sync::Cache<u32, ()> = quick_cache::sync::Cache::new(cap);
