@@ -91,8 +91,9 @@ fn insert_vs_insert_at_capacity_one() {
 
 /// An insert of a new key racing its removal (weights: the value): the weighted size
 /// ends exact, including when the removal (`kill`) lands between the insert's linking
-/// CAS and its `linked` call. (Fails with `--cfg ttlmap_broken_bound`, whose `linked`
-/// re-reads the weight from the node: 0 once it is dead.)
+/// CAS and its `linked` call. (`--cfg ttlmap_broken_bound` no longer breaks this model:
+/// since 4b4be19 it makes every decision take the node's first value's weight, which is
+/// right here; `update_vs_update_weights` and the `heap_cell_*` models fail under it.)
 #[test]
 fn insert_vs_remove_weights() {
     model("insert_vs_remove_weights", 2, || {
