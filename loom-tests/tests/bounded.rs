@@ -9,6 +9,7 @@
 //! unpublished value is a loom causality violation.
 
 use std::sync::Mutex as StdMutex;
+use std::time::Duration;
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
@@ -90,8 +91,9 @@ fn insert_vs_insert_at_capacity_one() {
 
 /// An insert of a new key racing its removal (weights: the value): the weighted size
 /// ends exact, including when the removal (`kill`) lands between the insert's linking
-/// CAS and its `linked` call. (Fails with `--cfg ttlmap_broken_bound`, whose `linked`
-/// re-reads the weight from the node: 0 once it is dead.)
+/// CAS and its `linked` call. (`--cfg ttlmap_broken_bound` no longer breaks this model:
+/// since 4b4be19 it makes every decision take the node's first value's weight, which is
+/// right here; `update_vs_update_weights` and the `heap_cell_*` models fail under it.)
 #[test]
 fn insert_vs_remove_weights() {
     model("insert_vs_remove_weights", 2, || {
@@ -322,5 +324,164 @@ fn set_max_capacity_vs_insert() {
         let left = present(&map, &[1, 2]);
         assert!(left.len() <= 1, "over the new bound: {left:?}");
         assert_eq!(map.weighted_size(), left.len() as u64);
+    });
+}
+
+// ----- review of the per-value weights (#12, 4b4be19) ------------------------------------
+//
+// The models above race decisions on a node's *first* (inline) cell, whose weight is in
+// the node's cache word. These race them on a *heap* cell, whose weight is in its link
+// word until it is retired (`Cell::heap_weight`, read before the freezing CAS), and on
+// the decision paths not covered above: an insert that replaces (`Pending::boxed`), an
+// insert over an expired value racing the expiry sweep, an eviction racing an update.
+
+/// The weighted size is the sum of the values left among `keys` (the weigher's weights).
+fn assert_exact(map: &Map, keys: &[u64], what: &str) {
+    let left = present(map, keys);
+    let weight: u64 = left.iter().map(|e| e.1).sum();
+    assert_eq!(map.weighted_size(), weight, "{what}: left {left:?}");
+}
+
+/// Two weight-changing updates of a key whose current value is a heap cell (weight 4,
+/// in the cell's link word): the loser of the race reads that word while the winner's
+/// `settle` may be retiring the cell (writing a retirement-list pointer into it); the
+/// weighted size ends as the weight of the value left.
+#[test]
+fn heap_cell_update_vs_update_weights() {
+    model("heap_cell_update_vs_update_weights", 2, || {
+        let clock = ManualClock::new();
+        let log = Log::default();
+        let map = Arc::new(bounded(100, true, &log, &clock));
+        map.pin().insert(1, Val::new(1));
+        map.pin().update(1, |_| Val::new(4));
+        let m2 = map.clone();
+        let t = thread::spawn(move || {
+            m2.pin().update(1, |_| Val::new(2));
+        });
+        map.pin().update(1, |_| Val::new(3));
+        t.join().unwrap();
+        assert_exact(&map, &[1], "two updates");
+        let log = logged(&log);
+        assert_eq!(log.len(), 3, "three replaced values: {log:?}");
+        assert!(log.iter().all(|e| e.2 == RemovalCause::Replaced), "{log:?}");
+    });
+}
+
+/// A weight-changing update racing the removal, on a heap cell (weight 4): the weighted
+/// size ends 0, each value that left reported once with its cause.
+#[test]
+fn heap_cell_update_vs_remove_weights() {
+    model("heap_cell_update_vs_remove_weights", 2, || {
+        let clock = ManualClock::new();
+        let log = Log::default();
+        let map = Arc::new(bounded(100, true, &log, &clock));
+        map.pin().insert(1, Val::new(1));
+        map.pin().update(1, |_| Val::new(4));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().update(1, |_| Val::new(2))));
+        let removed = val(map.pin().remove(&1));
+        let updated = t.join().unwrap();
+        assert_eq!(present(&map, &[1]), []);
+        assert_eq!(
+            map.weighted_size(),
+            0,
+            "(update, remove) = {updated:?}, {removed:?}"
+        );
+        let mut log = logged(&log);
+        log.sort_by_key(|e| e.1);
+        let expected = match (updated, removed) {
+            (Some(2), Some(2)) => vec![
+                (1, 1, RemovalCause::Replaced),
+                (1, 2, RemovalCause::Explicit),
+                (1, 4, RemovalCause::Replaced),
+            ],
+            (None, Some(4)) => vec![
+                (1, 1, RemovalCause::Replaced),
+                (1, 4, RemovalCause::Explicit),
+            ],
+            other => panic!("(update, remove) = {other:?}"),
+        };
+        assert_eq!(log, expected);
+    });
+}
+
+/// An insert that replaces an existing key (the pending value boxed into a heap cell,
+/// `Pending::boxed`, weight 5) racing an update (1 → 2) of its first cell: the weighted
+/// size ends as the weight of the value left; two values replaced, once each.
+#[test]
+fn insert_replace_vs_update_weights() {
+    model("insert_replace_vs_update_weights", 2, || {
+        let clock = ManualClock::new();
+        let log = Log::default();
+        let map = Arc::new(bounded(100, true, &log, &clock));
+        map.pin().insert(1, Val::new(1));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().insert(1, Val::new(5))));
+        map.pin().update(1, |_| Val::new(2));
+        let old = t.join().unwrap();
+        assert!(matches!(old, Some(1) | Some(2)), "insert replaced {old:?}");
+        assert_exact(&map, &[1], "insert vs update");
+        let log = logged(&log);
+        assert_eq!(log.len(), 2, "two replaced values: {log:?}");
+        assert!(log.iter().all(|e| e.2 == RemovalCause::Replaced), "{log:?}");
+    });
+}
+
+/// An insert over an expired heap cell (weight 3: an update made it, keeping the TTL)
+/// racing `purge_expired`: the insert either replaces the expired cell (cause `Expired`,
+/// `install`) or, if the purge removed it first, links a new node; either way the
+/// weighted size ends 2 and the expired value is reported once, cause `Expired`.
+#[test]
+fn insert_over_expired_heap_cell_vs_purge_weights() {
+    model("insert_over_expired_heap_cell_vs_purge_weights", 2, || {
+        let clock = ManualClock::new();
+        let log = Log::default();
+        let map = Arc::new(bounded(100, true, &log, &clock));
+        map.pin()
+            .insert_with_ttl(1, Val::new(1), Duration::from_secs(10));
+        map.pin().update(1, |_| Val::new(3));
+        clock.advance(Duration::from_secs(10));
+        let m2 = map.clone();
+        let t = thread::spawn(move || m2.pin().purge_expired());
+        let old = val(map.pin().insert(1, Val::new(2)));
+        t.join().unwrap();
+        assert_eq!(old, None, "an expired value is not returned");
+        assert_eq!(present(&map, &[1]), [(1, 2)]);
+        assert_exact(&map, &[1], "insert over expired vs purge");
+        let mut log = logged(&log);
+        log.sort_by_key(|e| e.1);
+        assert_eq!(
+            log,
+            [
+                (1, 1, RemovalCause::Replaced),
+                (1, 3, RemovalCause::Expired)
+            ]
+        );
+    });
+}
+
+/// An eviction racing a weight-changing update (capacity 4; key 1 updated 1 → 3 while
+/// key 2, weight 2, is inserted): once both returned, the map is within the bound, the
+/// weighted size is exact, and no value is reported twice.
+#[test]
+fn eviction_vs_update_weights() {
+    model("eviction_vs_update_weights", 2, || {
+        let clock = ManualClock::new();
+        let log = Log::default();
+        let map = Arc::new(bounded(4, true, &log, &clock));
+        map.pin().insert(1, Val::new(1));
+        let m2 = map.clone();
+        let t = thread::spawn(move || {
+            m2.pin().update(1, |_| Val::new(3));
+        });
+        map.pin().insert(2, Val::new(2));
+        t.join().unwrap();
+        assert_exact(&map, &[1, 2], "eviction vs update");
+        assert!(map.weighted_size() <= 4, "over the bound");
+        let mut log = logged(&log);
+        log.sort_by_key(|e| e.1);
+        let mut dedup = log.clone();
+        dedup.dedup();
+        assert_eq!(dedup, log, "a value reported twice");
     });
 }
