@@ -303,23 +303,29 @@ fn a_panicking_listener_propagates_after_the_others_ran_and_the_map_stays_consis
 #[test]
 fn a_listener_may_write_into_the_map() {
     // Evicted entries move to key + 1_000_000, once (the moved ones are not moved again).
+    // The listener holds the map weakly: a strong reference would be a cycle (leaked).
     let map: Arc<std::sync::OnceLock<HashMap<u64, u64>>> = Arc::default();
-    let m2 = map.clone();
+    let m2 = Arc::downgrade(&map);
     let built = HashMap::builder()
         .max_capacity(10)
         .eviction_listener(move |k: &u64, v: &u64, cause| {
             if cause == RemovalCause::Size && *k < 1_000_000 {
-                m2.get().unwrap().pin().insert(k + 1_000_000, *v);
+                let map = m2.upgrade().expect("the map outlives its listener calls");
+                map.get().unwrap().pin().insert(k + 1_000_000, *v);
             }
         })
         .build();
     assert!(map.set(built).is_ok());
-    let map = map.get().unwrap();
+    let m = map.get().unwrap();
     for i in 0..100 {
-        map.pin().insert(i, i);
-        assert!(map.len() <= 10);
+        m.pin().insert(i, i);
+        assert!(m.len() <= 10);
     }
-    assert_eq!(map.len(), 10);
+    assert_eq!(m.len(), 10);
+    assert!(
+        m.pin().iter().any(|(k, _)| *k >= 1_000_000),
+        "moved entries came in"
+    );
 }
 
 #[test]

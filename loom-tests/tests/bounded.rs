@@ -90,8 +90,8 @@ fn insert_vs_insert_at_capacity_one() {
 }
 
 /// An insert of a new key racing its removal (weights: the value): the weighted size
-/// ends exact, including when the removal (`kill`) lands between the insert's linking
-/// CAS and its `linked` call. (`--cfg ttlmap_broken_bound` no longer breaks this model:
+/// ends exact, including when the removal's subtraction lands between the insert's
+/// linking CAS and its `linked` call. (`--cfg ttlmap_broken_bound` no longer breaks this model:
 /// since 4b4be19 it makes every decision take the node's first value's weight, which is
 /// right here; `update_vs_update_weights` and the `heap_cell_*` models fail under it.)
 #[test]
@@ -124,8 +124,8 @@ fn insert_vs_remove_weights() {
 }
 
 /// An update that changes the entry's weight racing the entry's removal: the weighted
-/// size ends exact (0: the key is gone), also when the update's weight swap lands after
-/// the removal's `kill`; the replaced value and the removed one are each reported once.
+/// size ends exact (0: the key is gone), also when the update's delta lands after the
+/// removal's subtraction; the replaced value and the removed one are each reported once.
 #[test]
 fn update_vs_remove_weights() {
     model("update_vs_remove_weights", 2, || {
@@ -190,8 +190,8 @@ fn update_vs_update_weights() {
 
 /// Three parties on one key, on two threads: an updater, and a thread that updates and
 /// then removes (each update writes a value of another weight). The first update's
-/// decision may come first and its weight swap last, after the second update's swap and
-/// after the removal's `kill`: whatever the order, the weighted size ends 0 and each
+/// decision may come first and its delta land last, after the second update's and the
+/// removal's: whatever the order, the weighted size ends 0 and each
 /// value that left is reported once. (With three threads, even at bound 1, the model
 /// ran for over 8 minutes on the shared 2-CPU machine and was cut.)
 #[test]

@@ -68,8 +68,7 @@ impl Meta {
 /// writer that judges it) store values that are equally good, and a lost store costs at
 /// most one slightly worse eviction choice. A hit stores only when the stamp is stale or
 /// a flag must be set, so a hot entry's line is not written on every hit. Policy stores
-/// are read-modify-writes that keep the weight bits, and the weight changes keep the
-/// policy bits, so neither loses the other's update.
+/// are read-modify-writes that keep the weight bits.
 ///
 /// The weight bits never change after the node is created; the map's weighted size is
 /// kept by the writers' decisions (`cache/bound.rs`), not in this word.
@@ -97,7 +96,7 @@ impl AtomicMeta {
     /// Replaces the policy's bits with `m`'s, keeping the weight.
     #[inline]
     pub(crate) fn store(&self, m: Meta) {
-        // Relaxed: a policy hint (type docs); the RMW keeps a racing weight change.
+        // Relaxed: a policy hint (type docs); the RMW keeps the weight bits.
         let _ = self
             .0
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {

@@ -809,8 +809,7 @@ impl<K, V> RawMap<K, V> {
             let node = pending.node(so);
             // SAFETY: `node` is ours and unpublished.
             let n = unsafe { &*node };
-            // The weight it is linked with (read while it is ours: once linked, a racing
-            // replacement may swap another one in, or an eviction mark it dead).
+            // The weight it is linked with (the first value's: `linked` adds it).
             let weight = pending.weight();
             // Relaxed: node and cell are still ours. Read the cell *before* publishing:
             // once linked, another thread may replace it or tombstone the node (regression:
