@@ -160,11 +160,11 @@ pub fn run(cfg: &Config) -> Section {
     let mut sec = Section::new("Accuracy of stats().heap_bytes");
     sec.text(format!(
         "{n} distinct u64 → u64 inserts, one pin each, into a map built with and without \
-         `max_capacity(n)` (n = {n}: nothing is evicted, and the policy, created when the \
-         map first goes over its bound, does not exist), with and without a capacity hint \
-         of n; in two cases every value is then written a second time (the new values live \
-         in heap cells); in the last the bound is n / 2, so that the second half of the \
-         inserts evicts and the policy exists. *Counted* is what the counting allocator saw the map allocate and \
+         `max_capacity(n)` (n = {n}: nothing is evicted, but the policy, created when the \
+         map first holds half its bound, exists: its sketch is most of the difference), \
+         with and without a capacity hint of n; in two cases every value is then written a \
+         second time (the new values live in heap cells); in the last the bound is n / 2, so \
+         that the second half of the inserts evicts. *Counted* is what the counting allocator saw the map allocate and \
          not free, plus the directory segments ttlmap maps from the kernel \
          (`ttlmap::mapped_bytes()`), plus `size_of::<HashMap>()` (the estimate counts the \
          map value, which lives on the stack here). The target is ±10 %.",
