@@ -270,6 +270,15 @@ impl<K, V> Bound<K, V> {
 
     // ----- eviction ------------------------------------------------------------------
 
+    /// A lookup found `node`, whose key hashes to `hash`: tells the policy (if it exists
+    /// yet), which writes the node's word only when its stamp is stale.
+    #[inline]
+    pub(crate) fn on_hit(&self, node: &Node<K, V>, hash: u64) {
+        if let Some(policy) = self.policy() {
+            policy.on_hit(policy_hash(hash), &node.meta);
+        }
+    }
+
     /// A new entry with this `hash` and cache word `node` was linked: tells the policy
     /// (if it exists yet) and returns the window's candidate.
     pub(crate) fn on_insert(&self, node: &Node<K, V>, hash: u64) -> Option<u64> {

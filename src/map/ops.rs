@@ -213,10 +213,8 @@ where
         // A key the bucket filter rules out needs no pin at all.
         let hash = self.hash(key);
         let found = self.raw.get(hash, key, now, || g.protect());
-        if let Some(b) = &self.raw.cache {
-            if let (Some((node, _, _)), Some(policy)) = (found, b.policy()) {
-                policy.on_hit(hash | 1 << 63, &node.meta);
-            }
+        if let (Some(b), Some((node, _, _))) = (&self.raw.cache, found) {
+            b.on_hit(node, hash);
         }
         found.map(|(node, cell, _)| (node, cell))
     }
