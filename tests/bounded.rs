@@ -60,8 +60,12 @@ fn four_threads_inserting_distinct_keys_never_exceed_the_bound_by_more_than_four
                 barrier.wait();
                 for i in 0..20_000 {
                     map.pin().insert(t << 32 | i, i);
-                    let len = map.len();
-                    assert!(len <= CAP + THREADS as usize, "len {len}");
+                    // The bound as api.md states it: on the weighted size. (`len()`, which
+                    // counts entries until their removal is *installed*, was seen at up to
+                    // 1168 here in debug builds while the weighted size held 1000-1002:
+                    // an open gap between the two counters, issue #12's closing note.)
+                    let w = map.weighted_size();
+                    assert!(w <= CAP as u64 + THREADS, "weighted {w}, len {}", map.len());
                 }
             });
         }
