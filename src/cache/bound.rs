@@ -356,16 +356,12 @@ impl<K, V> Bound<K, V> {
         now: &mut Now<'_>,
         guard: &G,
     ) -> bool {
-        let Some(policy) = self.policy() else {
-            // No policy yet (a capacity below half of what the map held when it got one
-            // is impossible; this is a map whose policy creation lost a race): evict
-            // the first sampled entry.
-            let mut victim = None;
-            raw.sample(random(), 1, now, guard, |node, cell, _| {
-                victim = Some((node, cell));
-            });
-            return victim.is_some_and(|(node, cell)| self.evict(raw, node, cell, now, guard));
-        };
+        // `enforce` evicts only over the capacity, hence over half of it, where it has
+        // made sure the policy exists (its creation never fails: a lost race leaves the
+        // winner's).
+        let policy = self
+            .policy()
+            .expect("enforce creates the policy before it evicts");
         let k = policy.config().sample.clamp(1, MAX_SAMPLE);
         let mut entries: Vec<(&Node<K, V>, &Cell<V>)> = Vec::with_capacity(k);
         let mut sample: Vec<Sampled<'_>> = Vec::with_capacity(k);

@@ -106,36 +106,35 @@ impl<K, V, S> HashMap<K, V, S> {
         }
     }
 
-    /// A value to write for `key`, with its weight (the weigher runs here, before the
-    /// engine: a panicking weigher leaves the map untouched).
+    /// The weight of `value` written for `key` (0 if the map tracks no weights). Runs the
+    /// user's weigher: call it before the engine, so that a panicking weigher leaves the
+    /// map untouched.
     #[inline]
-    pub(crate) fn owned_cell(&self, key: &K, value: V, deadline: u64) -> OwnedCell<V> {
-        let cell = OwnedCell::new(value, deadline);
-        match &self.raw.cache {
-            Some(b) => {
-                let w = b.weigh(key, cell.value());
-                cell.weighing(w)
-            }
-            None => cell,
-        }
+    fn weight_of(&self, key: &K, value: &V) -> u32 {
+        self.raw.cache.as_ref().map_or(0, |b| b.weigh(key, value))
     }
 
-    /// After a write of `node`'s value `cell` weighing `weight` (a new node if `new`):
-    /// tells the policy of a new key and evicts down to the bound (`cache/bound.rs`).
+    /// A value to write for `key`, with its weight ([`weight_of`](Self::weight_of)).
     #[inline]
-    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn owned_cell(&self, key: &K, value: V, deadline: u64) -> OwnedCell<V> {
+        let w = self.weight_of(key, &value);
+        OwnedCell::new(value, deadline).weighing(w)
+    }
+
+    /// After a write of `node`'s value `cell` weighing `weight`: tells the policy of a
+    /// new key (`new_key`: its hash) and evicts down to the bound (`cache/bound.rs`).
+    #[inline]
     fn written(
         &self,
         node: &raw::Node<K, V>,
         cell: &raw::Cell<V>,
         weight: u32,
-        hash: u64,
-        new: bool,
+        new_key: Option<u64>,
         now: &mut Now<'_>,
         g: &RawGuard<'_>,
     ) {
         if let Some(b) = &self.raw.cache {
-            let candidate = if new { b.on_insert(node, hash) } else { None };
+            let candidate = new_key.and_then(|hash| b.on_insert(node, hash));
             b.enforce(
                 &self.raw,
                 candidate,
@@ -190,12 +189,6 @@ where
     #[inline]
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.hasher.hash_one(key)
-    }
-
-    /// The weight of `value` written for `key` (0 if the map tracks no weights).
-    #[inline]
-    fn weight_of(&self, key: &K, value: &V) -> u32 {
-        self.raw.cache.as_ref().map_or(0, |b| b.weigh(key, value))
     }
 
     /// The live entry of `key`: its node and current cell.
@@ -285,11 +278,11 @@ where
             .insert(hash, key, cell, Policy::Replace, now, g.protect())
         {
             Inserted::New(node, cell) => {
-                self.written(node, cell, w, hash, true, now, g);
+                self.written(node, cell, w, Some(hash), now, g);
                 None
             }
             Inserted::Replaced { node, old, new } => {
-                self.written(node, new, w, hash, false, now, g);
+                self.written(node, new, w, None, now, g);
                 old.map(|c| &c.value)
             }
             Inserted::Occupied { .. } => unreachable!("Policy::Replace never reports Occupied"),
@@ -344,14 +337,14 @@ where
             .insert(hash, key, cell, Policy::IfVacant, now, g.protect())
         {
             Inserted::New(n, c) => {
-                self.written(n, c, w, hash, true, now, g);
+                self.written(n, c, w, Some(hash), now, g);
                 Ok(&c.value)
             }
             // Over an expired value: a new entry for the policy too.
             Inserted::Replaced {
                 node: n, new: c, ..
             } => {
-                self.written(n, c, w, hash, true, now, g);
+                self.written(n, c, w, Some(hash), now, g);
                 Ok(&c.value)
             }
             Inserted::Occupied {
@@ -417,7 +410,7 @@ where
                 .raw
                 .replace_value(node, cell, value, weight, now, g.protect())
             {
-                self.written(node, new, weight, 0, false, now, g);
+                self.written(node, new, weight, None, now, g);
                 return Some(&new.value);
             }
         }
@@ -482,7 +475,7 @@ where
                         if let Ok(new) =
                             raw.replace_value(node, cell, v, weight, &mut now, g.protect())
                         {
-                            self.written(node, new, weight, hash, false, &mut now, g);
+                            self.written(node, new, weight, None, &mut now, g);
                             return Compute::Updated {
                                 old: (&node.key, &cell.value),
                                 new: (&node.key, &new.value),
@@ -507,7 +500,7 @@ where
                             | Inserted::Replaced {
                                 node: n, new: c, ..
                             } => {
-                                self.written(n, c, w, hash, true, &mut now, g);
+                                self.written(n, c, w, Some(hash), &mut now, g);
                                 return Compute::Inserted(&n.key, &c.value);
                             }
                             Inserted::Occupied { key: k, .. } => key = k,

@@ -180,11 +180,6 @@ impl<V> OwnedCell<V> {
         OwnedCell { weight, ..self }
     }
 
-    /// The value.
-    pub(crate) fn value(&self) -> &V {
-        &self.value
-    }
-
     /// The value's weight.
     pub(crate) fn weight(&self) -> u32 {
         self.weight
@@ -453,7 +448,16 @@ impl<K, V> RawMap<K, V> {
     ) {
         // Acquire: as in `start`.
         let size = self.size.load(Ordering::Acquire);
+        // Offers `node` if it has a cell; returns how many were offered so far.
         let mut n = 0;
+        let mut offer = |node: &'g Node<K, V>| {
+            if let Some((cell, d)) = node.current() {
+                f(node, cell, !now.live(d));
+                n += 1;
+            }
+            n
+        };
+        let mut offered = 0;
         let mut x = from | 1;
         'probe: for _ in 0..2 * k {
             x ^= x << 13;
@@ -463,32 +467,25 @@ impl<K, V> RawMap<K, V> {
             // Acquire: pairs with the Release CAS that linked the successor (`find`).
             let mut p = start.link.next.load(Ordering::Acquire);
             while !untagged(p).is_null() && !to_sentinel(p) {
-                if n == k {
-                    break 'probe;
-                }
                 // SAFETY: loaded under `guard` from a reachable element; elements are
                 // freed only after every guard that could reach them is gone. Not a
                 // sentinel (the pointer's tag), so an entry's link, which starts a node.
                 let node = unsafe { Node::<K, V>::from_link(untagged(p)) };
-                if let Some((cell, d)) = node.current() {
-                    f(node, cell, !now.live(d));
-                    n += 1;
+                offered = offer(node);
+                if offered == k {
+                    break 'probe;
                 }
                 // Acquire: as above.
                 p = node.link.next.load(Ordering::Acquire);
             }
         }
-        if n > 0 {
+        if offered > 0 {
             return;
         }
         for after in [from, 0] {
             for node in self.scan_from(after, guard) {
-                if n == k {
+                if offer(node) == k {
                     return;
-                }
-                if let Some((cell, d)) = node.current() {
-                    f(node, cell, !now.live(d));
-                    n += 1;
                 }
             }
         }
