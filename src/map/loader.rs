@@ -48,7 +48,6 @@
 
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hash};
-use std::marker::PhantomData;
 use std::ptr;
 use std::sync::{Arc, PoisonError};
 
@@ -63,16 +62,11 @@ use crate::sync::{self, AtomicPtr, Condvar, Mutex, MutexGuard, Ordering, ThreadI
 const SHARDS: usize = if sync::LOOM { 1 } else { 16 };
 
 /// The in-flight loads of one map. Costs one null pointer until the first miss of
-/// `get_or_load`, which allocates the shards.
-///
-/// The pointer is type-erased so that the registry does not change the map's variance
-/// in `K` (an `AtomicPtr<Shards<K>>` would make it invariant). Whatever `K` the map is
-/// viewed with, the shards have the same layout, and a flight's key pointer is only
-/// dereferenced while its leader's call (which borrows the map) is running.
+/// `get_or_load`, which allocates the shards. (The map is invariant in `K` anyway,
+/// `raw::RawMap`'s marker, so the pointer is typed.)
 pub(crate) struct Loads<K> {
     /// Null, or a `Box<Shards<K>>` owned by this registry, freed by its drop.
-    shards: AtomicPtr<()>,
-    _key: PhantomData<fn() -> K>,
+    shards: AtomicPtr<Shards<K>>,
 }
 
 type Shard<K> = Mutex<Vec<Flight<K>>>;
@@ -96,21 +90,18 @@ impl<K> Loads<K> {
     pub(crate) fn new() -> Loads<K> {
         Loads {
             shards: AtomicPtr::new(ptr::null_mut()),
-            _key: PhantomData,
         }
     }
 
     /// The shard of `hash`, allocating the shards on first use.
     fn shard(&self, hash: u64) -> &Shard<K> {
         // Acquire: pairs with the AcqRel CAS in `allocate` that published the shards.
-        let mut shards = self.shards.load(Ordering::Acquire).cast::<Shards<K>>();
+        let mut shards = self.shards.load(Ordering::Acquire);
         if shards.is_null() {
             shards = self.allocate();
         }
         // SAFETY: non-null, it points to the shards this registry owns, freed only by its
-        // drop (which `&self` rules out), and initialised before publication (above). They
-        // were allocated as `Shards<K>` for this map's key type, which can differ from
-        // this `K` only in lifetimes (variance), not in layout.
+        // drop (which `&self` rules out), and initialised before publication (above).
         let shards = unsafe { &*shards };
         &shards.0[(hash as usize) & (SHARDS - 1)]
     }
@@ -125,7 +116,7 @@ impl<K> Loads<K> {
         // Acquire half (on failure too) makes the winner's shards visible to a loser.
         match self.shards.compare_exchange(
             ptr::null_mut(),
-            new.cast(),
+            new,
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
@@ -133,7 +124,7 @@ impl<K> Loads<K> {
             Err(current) => {
                 // SAFETY: `new` came from `Box::into_raw` above and was never shared.
                 drop(unsafe { Box::from_raw(new) });
-                current.cast()
+                current
             }
         }
     }
@@ -141,7 +132,7 @@ impl<K> Loads<K> {
     /// The number of loads in progress (tests).
     fn in_flight(&self) -> usize {
         // Acquire: pairs with the AcqRel CAS in `allocate`.
-        let shards = self.shards.load(Ordering::Acquire).cast::<Shards<K>>();
+        let shards = self.shards.load(Ordering::Acquire);
         if shards.is_null() {
             return 0;
         }
@@ -154,7 +145,7 @@ impl<K> Loads<K> {
 impl<K> Drop for Loads<K> {
     fn drop(&mut self) {
         // Relaxed: `&mut self`, no other thread can reach the registry any more.
-        let shards = self.shards.load(Ordering::Relaxed).cast::<Shards<K>>();
+        let shards = self.shards.load(Ordering::Relaxed);
         if !shards.is_null() {
             // SAFETY: it came from `Box::into_raw` in `allocate` and is freed only here.
             let shards = unsafe { Box::from_raw(shards) };
