@@ -3,11 +3,12 @@
 //!
 //! ```sh
 //! cargo run --release -p ttlmap-bench --example policy_sweep -- \
-//!     [--traces OLTP,P3] [--peers: Belady, LRU, exact W-TinyLFU] [--quick] [name=key:val,key:val ...]
+//!     [--traces OLTP,P3] [--peers: Belady, LRU, exact W-TinyLFU] [--quick] [map] [name=key:val,key:val ...]
 //! ```
 //! Keys: `sample`, `main` (lru, lfu, slru), `window` (per mille), `climb` (period, in
 //! requests per entry; 0: fixed window), `maxwin` (per mille), `ghost` (step, ppm of capacity), `gsize` (per mille), `reset` (events per entry), `minwin` (per mille), `sketch` (words per entry), `gate` (per mille), `ties` (0/1), `admission` (0/1),
 //! `refresh` (shift), `record` (every, refresh). Unset keys keep `Config::default()`.
+//! `map` is the real map (`max_capacity`), one pin per request.
 //! `name=exact,window:10,adaptive:1,period:10` is the exact W-TinyLFU with these knobs.
 
 use std::path::Path;
@@ -102,6 +103,10 @@ fn main() {
                     Replayer::Policy(_) | Replayer::Moka | Replayer::QuickCache
                 )
             })),
+            "map" => contenders.push(Contender {
+                name: hitratio::REAL_MAP.to_string(),
+                replayer: Replayer::TtlMap,
+            }),
             spec => contenders.push(parse(spec).unwrap_or_else(|e| panic!("{e}"))),
         }
     }

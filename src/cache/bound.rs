@@ -366,12 +366,17 @@ impl<K, V> Bound<K, V> {
         let mut entries: Vec<(&Node<K, V>, &Cell<V>)> = Vec::with_capacity(k);
         let mut sample: Vec<Sampled<'_>> = Vec::with_capacity(k);
         raw.sample(random(), k, now, guard, |node, cell, expired| {
+            // An entry offered twice (a sentinel linked during the sample) counts once.
+            if entries.iter().any(|&(n, _)| std::ptr::eq(n, node)) {
+                return false;
+            }
             entries.push((node, cell));
             sample.push(Sampled {
                 hash: policy_hash_of(node),
                 meta: &node.meta,
                 expired,
             });
+            true
         });
         let cand = candidate.and_then(|h| raw.find_hash(h, now, guard));
         let cand_sampled = cand.map(|(node, _, expired)| Sampled {
