@@ -176,6 +176,15 @@ impl<K, V> Bound<K, V> {
             .then(|| below_zero_is_zero(self.weighted.load(Ordering::Relaxed)))
     }
 
+    /// The number of entries whose removal is not decided, if one word counts them: with
+    /// a bound and no weigher every weight is 1, so the weighted size is that number.
+    pub(crate) fn entry_count(&self) -> Option<u64> {
+        match self.weigher {
+            None => self.weighted_size(),
+            Some(_) => None,
+        }
+    }
+
     /// The weight of a value about to be written for `key` (1 without a weigher, 0 if
     /// weights are not tracked). Runs the user's weigher: call it before the engine.
     pub(crate) fn weigh(&self, key: &K, value: &V) -> u32 {

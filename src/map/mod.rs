@@ -239,8 +239,13 @@ impl<K, V, S> HashMap<K, V, S> {
     }
 
     /// The number of entries not yet unlinked: an upper bound on the live entries, as it
-    /// also counts entries that expired but were not swept yet. Approximate while other
-    /// threads write.
+    /// also counts entries that expired but were not swept yet.
+    ///
+    /// Approximate while other threads write: it sums per-thread counts, read one after
+    /// the other. A map with a [`max_capacity`](HashMapBuilder::max_capacity) and no
+    /// weigher counts in one word instead, so its `len()` exceeds the capacity by at most
+    /// one entry per insert still running (the same bound as
+    /// [`weighted_size`](HashMap::weighted_size)).
     ///
     /// # Examples
     /// ```
