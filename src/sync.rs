@@ -73,3 +73,17 @@ pub(crate) fn thread_index() -> usize {
         v
     })
 }
+
+/// Asks the processor to bring `p`'s cache line in; a hint, which never faults whatever
+/// the address (a no-op on other architectures than x86-64, and under loom).
+#[inline(always)]
+pub(crate) fn prefetch<T>(p: *const T) {
+    #[cfg(all(target_arch = "x86_64", not(all(ttlmap_loom, feature = "loom"))))]
+    // SAFETY: `prefetcht0` is a hint: it reads nothing architecturally and never faults,
+    // so any address is allowed; SSE is part of x86-64's baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(all(ttlmap_loom, feature = "loom")))))]
+    let _ = p;
+}

@@ -270,6 +270,8 @@ pub fn run(data: &[u8]) {
             }
             settle(&mut model, &log, &owed, cap.is_some(), &op);
             assert_eq!(map.len(), model.held.len(), "{op:?}: len");
+            // The shards' count, which `len` no longer reads without a weigher.
+            assert_eq!(map.counted_len(), model.held.len(), "{op:?}: counted len");
             assert_eq!(
                 map.weighted_size(),
                 model.weighted(),

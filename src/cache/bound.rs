@@ -107,6 +107,8 @@ impl<K, V> Default for Options<K, V> {
 /// loom: every probe of the sample is a few more atomic loads for the model checker to
 /// interleave, and 16 (32 probes) made the bounded models run for tens of minutes.
 const MAX_SAMPLE: usize = if crate::sync::LOOM { 2 } else { 32 };
+// `RawMap::sample` probes up to `2k` buckets through arrays of `MAX_PROBES`.
+const _: () = assert!(2 * MAX_SAMPLE <= crate::raw::MAX_PROBES);
 /// An eviction gives up after this many rounds that evicted nothing (every victim it
 /// chose was removed by someone else first, or the map showed nothing to evict).
 const MAX_FUTILE_ROUNDS: usize = 8;
@@ -375,13 +377,16 @@ impl<K, V> Bound<K, V> {
         let mut entries: Vec<(&Node<K, V>, &Cell<V>)> = Vec::with_capacity(k);
         let mut sample: Vec<Sampled<'_>> = Vec::with_capacity(k);
         raw.sample(random(), k, now, guard, |node, cell, expired| {
-            // An entry offered twice (a sentinel linked during the sample) counts once.
+            // An entry offered twice (two probes of one bucket, or of a bucket and its
+            // unready child) counts once.
             if entries.iter().any(|&(n, _)| std::ptr::eq(n, node)) {
                 return false;
             }
+            let hash = policy_hash_of(node);
+            policy.prefetch(hash);
             entries.push((node, cell));
             sample.push(Sampled {
-                hash: policy_hash_of(node),
+                hash,
                 meta: &node.meta,
                 expired,
             });

@@ -56,7 +56,8 @@ pub enum HitRecord {
 /// settings are the prototypes the hit-ratio harness compared.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Config {
-    /// Entries the map samples per eviction.
+    /// Entries the map samples per eviction (the map takes at most 32, and
+    /// [`Policy::choose_victim`] judges at most 64).
     pub sample: usize,
     /// How the main region's victim is picked.
     pub main: MainOrder,
@@ -294,6 +295,14 @@ impl Policy {
         }
     }
 
+    /// Asks the processor to fetch what [`choose_victim`](Self::choose_victim) will read
+    /// of a sampled entry whose hash is `hash` (its sketch line), while the map samples
+    /// the others.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        self.sketch.prefetch(hash);
+    }
+
     /// The map is over capacity: which entry to evict, of the window's `candidate` (the
     /// entry [`on_insert`](Self::on_insert) named, if the map found it live) and
     /// `sample` (k random live entries, which may include the candidate and the new
@@ -344,34 +353,43 @@ impl Policy {
     /// The main region's victim among `sample`: the first in [`MainOrder`], entries
     /// still in the window (unjudged and refreshed within it) last. The sketch is read
     /// only for the entries of the best class (window, protected), to touch fewer lines.
+    /// Each entry's word is loaded once (into arrays of `MAX_JUDGED`; a longer sample is
+    /// cut there).
     fn main_victim(&self, sample: &[Sampled<'_>], now: u64) -> Option<usize> {
+        let sample = &sample[..sample.len().min(MAX_JUDGED)];
         let window = self.window.len();
-        let class = |m: Meta| {
-            let in_window = m.is_new() && m.age(now) < window;
-            let protected = self.protects() && m.is_protected();
-            (in_window, protected)
-        };
-        let best = sample.iter().map(|s| class(s.meta.load())).min()?;
+        let protects = self.protects();
+        // Per entry: its class (in the window: 2, protected: 1; the lowest goes first)
+        // and its age.
+        let mut class = [0u8; MAX_JUDGED];
+        let mut age = [0u64; MAX_JUDGED];
+        let mut best = u8::MAX;
+        for (i, s) in sample.iter().enumerate() {
+            let m = s.meta.load();
+            age[i] = m.age(now);
+            class[i] = (u8::from(m.is_new() && age[i] < window) << 1)
+                | u8::from(protects && m.is_protected());
+            best = best.min(class[i]);
+        }
         let by_frequency = matches!(self.cfg.main, MainOrder::Lfu | MainOrder::SlruLfu);
-        sample
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| {
-                let m = s.meta.load();
-                (class(m) == best).then(|| {
-                    let f = if by_frequency {
-                        self.sketch.frequency(s.hash)
-                    } else {
-                        0
-                    };
-                    // The oldest (largest age) first among equals.
-                    (f, STAMP_MASK - m.age(now), i)
-                })
+        (0..sample.len())
+            .filter(|&i| class[i] == best)
+            .map(|i| {
+                let f = if by_frequency {
+                    self.sketch.frequency(sample[i].hash)
+                } else {
+                    0
+                };
+                // The oldest (largest age) first among equals.
+                (f, STAMP_MASK - age[i], i)
             })
             .min()
             .map(|(_, _, i)| i)
     }
 }
+
+/// Sampled entries [`Policy::choose_victim`] judges at most (the map samples at most 32).
+const MAX_JUDGED: usize = 64;
 
 #[cfg(test)]
 mod tests {

@@ -27,9 +27,14 @@ const ONE_MASK: u64 = 0x1111_1111_1111_1111;
 /// Every nibble but its high bit: `(w >> 1) & RESET_MASK` halves each counter.
 const RESET_MASK: u64 = 0x7777_7777_7777_7777;
 
+/// One hash's 8 words, on one cache line (a `Box<[AtomicU64]>` is only 8-aligned: 7 of
+/// 8 blocks then straddled two lines).
+#[repr(align(64))]
+struct Block([AtomicU64; 8]);
+
 /// A frequency estimator for 64-bit hashes; see the module docs.
 pub struct FrequencySketch {
-    table: Box<[AtomicU64]>,
+    table: Box<[Block]>,
     /// Number of 8-word blocks, minus one (the count is a power of two).
     block_mask: usize,
 }
@@ -37,28 +42,39 @@ pub struct FrequencySketch {
 impl std::fmt::Debug for FrequencySketch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FrequencySketch")
-            .field("words", &self.table.len())
+            .field("words", &(self.table.len() * 8))
             .finish_non_exhaustive()
     }
 }
 
-/// The four (word, shift) pairs of `hash`'s counters.
+/// `hash` remixed (see `counters`).
 #[inline]
-fn counters(hash: u64, block_mask: usize) -> [(usize, u32); 4] {
+fn mix(hash: u64) -> u64 {
+    let h = (hash ^ (hash >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// The block of a remixed hash `h`: from its high half.
+#[inline]
+fn block_of(h: u64, block_mask: usize) -> usize {
+    (h >> 32) as usize & block_mask
+}
+
+/// The block of `hash`'s counters, and their four (word in the block, shift) pairs.
+#[inline]
+fn counters(hash: u64, block_mask: usize) -> (usize, [(usize, u32); 4]) {
     // The map's hash (foldhash) is good, but the block and the counters must not use
     // the same bits as the map's buckets or each other: remix, then take the block
     // from the high half and the counters from the low half.
-    let h = (hash ^ (hash >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    let h = h ^ (h >> 32);
-    let block = ((h >> 32) as usize & block_mask) << 3;
+    let h = mix(hash);
     let c = h as u32;
     let mut out = [(0, 0); 4];
     for (i, slot) in out.iter_mut().enumerate() {
         let b = c >> (i * 8);
         let nibble = (b >> 1) & 15;
-        *slot = (block + (b & 1) as usize + 2 * i, nibble * 4);
+        *slot = ((b & 1) as usize + 2 * i, nibble * 4);
     }
-    out
+    (block_of(h, block_mask), out)
 }
 
 impl FrequencySketch {
@@ -67,28 +83,44 @@ impl FrequencySketch {
         let words = (capacity.clamp(8, 1 << 30) as usize).next_power_of_two();
         // (At least one block of 8 words; at most 8 GiB.)
         FrequencySketch {
-            table: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            table: (0..words / 8)
+                .map(|_| Block(std::array::from_fn(|_| AtomicU64::new(0))))
+                .collect(),
             block_mask: words / 8 - 1,
         }
     }
 
     /// Bytes of counters.
     pub fn bytes(&self) -> usize {
-        self.table.len() * 8
+        std::mem::size_of_val(&*self.table)
+    }
+
+    /// Every word, in order.
+    fn words(&self) -> impl Iterator<Item = &AtomicU64> {
+        self.table.iter().flat_map(|b| b.0.iter())
     }
 
     /// The estimated number of recorded events of `hash` since the halvings began to
     /// fade it (0 to 15).
     #[inline]
     pub fn frequency(&self, hash: u64) -> u8 {
-        counters(hash, self.block_mask)
+        let (block, slots) = counters(hash, self.block_mask);
+        let words = &self.table[block].0;
+        slots
             .iter()
             .map(|&(w, shift)| {
-                // Relaxed: a statistic; see the module docs.
-                ((self.table[w].load(Ordering::Relaxed) >> shift) & 15) as u8
+                // Relaxed: a statistic; see the module docs. (`& 7`: `w` is below 8, which
+                // spares the bounds check.)
+                ((words[w & 7].load(Ordering::Relaxed) >> shift) & 15) as u8
             })
-            .min()
-            .unwrap_or(0)
+            .fold(15, u8::min)
+    }
+
+    /// Asks the processor to fetch the line of `hash`'s counters (they share one block),
+    /// before [`frequency`](Self::frequency) reads them.
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        crate::sync::prefetch(&self.table[block_of(mix(hash), self.block_mask)]);
     }
 
     /// Records one event of `hash`: each of its counters below 15 goes up by one. Returns
@@ -96,8 +128,11 @@ impl FrequencySketch {
     #[inline]
     pub fn increment(&self, hash: u64) -> bool {
         let mut added = false;
-        for (w, shift) in counters(hash, self.block_mask) {
-            let word = &self.table[w];
+        let (block, slots) = counters(hash, self.block_mask);
+        let words = &self.table[block].0;
+        for (w, shift) in slots {
+            // (`& 7`: as in `frequency`.)
+            let word = &words[w & 7];
             // Relaxed: a statistic; see the module docs.
             let old = word.load(Ordering::Relaxed);
             if (old >> shift) & 15 != 15 {
@@ -118,7 +153,7 @@ impl FrequencySketch {
     /// the halving lost to rounding, times four), for the caller's event count.
     pub fn halve(&self) -> u64 {
         let mut odd = 0;
-        for word in self.table.iter() {
+        for word in self.words() {
             // Relaxed: a statistic; a racing increment may be lost or survive unhalved
             // (module docs).
             let w = word.load(Ordering::Relaxed);
@@ -152,8 +187,7 @@ mod tests {
             s.increment(7);
         }
         let nonzero: u32 = s
-            .table
-            .iter()
+            .words()
             .map(|w| {
                 let w = w.load(Ordering::Relaxed);
                 (0..16).filter(|i| (w >> (i * 4)) & 15 != 0).count() as u32

@@ -257,6 +257,14 @@ impl<K, V, S> HashMap<K, V, S> {
         self.raw.len()
     }
 
+    /// The per-thread shards' count of entries, which drives growth on every map and is
+    /// [`len`](HashMap::len) on every map but a bounded one without a weigher (for tests:
+    /// at rest the two agree).
+    #[doc(hidden)]
+    pub fn counted_len(&self) -> usize {
+        self.raw.counted_len()
+    }
+
     /// Whether [`len`](HashMap::len) is zero.
     ///
     /// # Examples

@@ -255,6 +255,21 @@ impl Directory {
         Some(unsafe { &*filter_at(base, segment_len(seg), off) })
     }
 
+    /// Asks the processor to fetch bucket `b`'s line (an eviction's sample probes many
+    /// buckets at once); nothing if its segment does not exist.
+    #[inline]
+    pub(crate) fn prefetch_bucket(&self, b: usize) {
+        if crate::sync::LOOM {
+            return;
+        }
+        let (seg, off) = locate(b);
+        // Relaxed: only an address for a hint; `ready_bucket` reads the bucket itself.
+        let base = self.segments[seg].load(Ordering::Relaxed);
+        if !base.is_null() {
+            crate::sync::prefetch(base.wrapping_add(off));
+        }
+    }
+
     /// Bucket `b` if it is ready, without allocating.
     #[inline]
     pub(crate) fn ready_bucket(&self, b: usize) -> Option<&Link> {
