@@ -161,7 +161,7 @@ pub fn run(cfg: &Config) -> Section {
     sec.text(format!(
         "{n} distinct u64 → u64 inserts, one pin each, into a map built with and without \
          `max_capacity(n)` (n = {n}: nothing is evicted, but the policy, created when the \
-         map first holds half its bound, exists: its sketch is most of the difference), \
+         map first holds a sixteenth of its bound, exists: its sketch is most of the difference), \
          with and without a capacity hint of n; in two cases every value is then written a \
          second time (the new values live in heap cells); in the last the bound is n / 2, so \
          that the second half of the inserts evicts. *Counted* is what the counting allocator saw the map allocate and \
