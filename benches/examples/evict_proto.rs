@@ -1,0 +1,686 @@
+//! Cheaper-eviction prototypes over the hit-ratio streams, against the policy the map runs
+//! today (`Config::default()`: 16 random entries sampled per eviction). For each policy,
+//! the hit % at every trace and size, and the mean number of *entries touched per
+//! eviction*: the proxy for cache misses.
+//!
+//! ```sh
+//! cargo run --release -p ttlmap-bench --example evict_proto -- [--traces OLTP,P3] [--quick] [--only NAME,...]
+//! ```
+//!
+//! # What "touched" counts (per insert that evicts)
+//! - **slots**: ring and ghost slots read or written (the window ring's push and its
+//!   leaving slot count once; a ghost check or a ghost store count one each);
+//! - **lookups**: lookups of an entry by its hash (the window's candidate, a ring's
+//!   popped hash, a pool entry's revalidation): in the map a directory read plus a short
+//!   list walk, about two lines; the entry's word is then read or written on the same line;
+//! - **words**: metadata words read or written of entries reached without a lookup (a
+//!   random sample, a hand walking the list in hash order). A random sample's bucket
+//!   probes in the real map (about 20 for 16 entries) are *not* counted: the real cost of
+//!   the baseline is higher than its figure here; a hand walking the list pays one line
+//!   per entry and no probes.
+//!
+//! Sketch lines (increment of the new key, and every estimate read) are counted apart.
+//!
+//! Each prototype keeps only state a lock-free map could keep: the entry's 64-bit word
+//! (the policy's stamp and flags, the spare bit 32 as a reference bit, or a 2-bit
+//! frequency), rings of hashes, direct-mapped ghost slots, a count-min sketch. The
+//! concurrent version each would need is in its doc comment.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use ttlmap::cache::{AtomicMeta, Choice, Config, FrequencySketch, Meta, Policy, Sampled};
+use ttlmap_bench::hitratio::traces::{hash_of, id_of_hash, Rng, Trace};
+use ttlmap_bench::hitratio::{self};
+use ttlmap_bench::report::{count_label, num, Table};
+
+const NONE: u32 = u32::MAX;
+
+/// What a replay touched, summed over its evicting inserts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Cost {
+    evictions: u64,
+    slots: u64,
+    lookups: u64,
+    words: u64,
+    sketch: u64,
+}
+
+impl Cost {
+    fn per(&self, x: u64) -> f64 {
+        x as f64 / self.evictions.max(1) as f64
+    }
+    fn touched(&self) -> f64 {
+        self.per(self.slots + self.lookups + self.words)
+    }
+    fn add(&mut self, o: &Cost) {
+        self.evictions += o.evictions;
+        self.slots += o.slots;
+        self.lookups += o.lookups;
+        self.words += o.words;
+        self.sketch += o.sketch;
+    }
+}
+
+/// How the sampled-policy variants find main's victim (the window, admission, ghosts and
+/// the main order are `Policy`'s, `Config::default()` unless the variant changes them).
+#[derive(Clone, Copy, Debug)]
+enum Pick {
+    /// `k` random live entries (today's map with `k = 16`).
+    Random(usize),
+    /// A CLOCK hand over the table in hash order: the first entry with its reference
+    /// bit clear (clearing the set ones on the way) that is not still in the window; at
+    /// most `max` entries walked (then the last one). The reference bit is set on a hit.
+    Hand { max: usize },
+    /// The next `k` entries in hash order from a hand (no reference bits): a sample of
+    /// `k` neighbours in the list, judged by the policy's main order.
+    HandBatch(usize),
+    /// Redis-style eviction pool: the best `size` entries seen (scores cached: class,
+    /// sketch estimate, stamp), `fresh` new random entries each eviction; the best is
+    /// looked up and revalidated (re-scored and put back if its word changed).
+    Pool { size: usize, fresh: usize },
+}
+
+/// The live entries: index-addressable (random sampling), by id, and in hash order
+/// (the hand). The spare bit of the word (bit 32) is modelled as `refs`.
+struct Live {
+    ids: Vec<u32>,
+    metas: Vec<AtomicMeta>,
+    refs: Vec<bool>,
+    slot_of: Vec<u32>,
+    order: Option<BTreeMap<u64, u32>>,
+}
+
+impl Live {
+    fn new(unique: usize, cap: usize, ordered: bool) -> Self {
+        Live {
+            ids: Vec::with_capacity(cap + 1),
+            metas: Vec::with_capacity(cap + 1),
+            refs: Vec::with_capacity(cap + 1),
+            slot_of: vec![NONE; unique],
+            order: ordered.then(BTreeMap::new),
+        }
+    }
+
+    fn slot(&self, id: u32) -> Option<usize> {
+        let s = *self.slot_of.get(id as usize)?;
+        (s != NONE).then_some(s as usize)
+    }
+
+    fn insert(&mut self, id: u32, meta: Meta) {
+        self.slot_of[id as usize] = self.ids.len() as u32;
+        self.ids.push(id);
+        self.metas.push(AtomicMeta::new(meta));
+        self.refs.push(false);
+        if let Some(o) = &mut self.order {
+            o.insert(hash_of(id), id);
+        }
+    }
+
+    fn remove(&mut self, v: usize) {
+        let id = self.ids[v];
+        self.slot_of[id as usize] = NONE;
+        if let Some(o) = &mut self.order {
+            o.remove(&hash_of(id));
+        }
+        self.ids.swap_remove(v);
+        self.metas.swap_remove(v);
+        self.refs.swap_remove(v);
+        if v < self.ids.len() {
+            self.slot_of[self.ids[v] as usize] = v as u32;
+        }
+    }
+
+    fn entry(&self, s: usize) -> Sampled<'_> {
+        Sampled {
+            hash: hash_of(self.ids[s]),
+            meta: &self.metas[s],
+            expired: false,
+        }
+    }
+
+    /// The live entries from `from` on in hash order, wrapping, at most `n`.
+    fn walk(&self, from: u64, n: usize) -> Vec<(u64, u32)> {
+        let o = self.order.as_ref().expect("an ordered table");
+        o.range(from..)
+            .chain(o.range(..from))
+            .take(n)
+            .map(|(&h, &id)| (h, id))
+            .collect()
+    }
+}
+
+/// A sampled entry's class in the policy's main order (as `Policy::main_victim`
+/// computes it): in the window 2, protected 1, else 0; the lowest goes first.
+fn class(m: Meta, now: u64, window: u64) -> u8 {
+    (u8::from(m.is_new() && m.age(now) < window) << 1) | u8::from(m.is_protected())
+}
+
+/// A pool entry's cached score.
+#[derive(Clone, Copy)]
+struct Pooled {
+    id: u32,
+    meta: Meta,
+    freq: u8,
+}
+
+/// The policy of `src/cache/` with its main victim found by `pick`.
+///
+/// Concurrent version: `Random` is today's map. `Hand`: one shared hand (an atomic hash
+/// position, advanced by CAS or fetch_add by the evicting writer) walking the
+/// split-ordered list from the bucket of that position; the reference bit is bit 32 of
+/// the word, set by a hit with a load then `fetch_or` only when clear (a read-mostly
+/// line stays clean), cleared by the hand with `fetch_and`. Two evicting writers may
+/// walk the same stretch (each stops at the first clear bit; a lost race re-walks).
+/// `HandBatch`: the same hand, no bits. `Pool`: a small shared array of (hash, score)
+/// under a try-lock or per-thread pools (Redis is single-threaded); a pool entry is a
+/// hash, revalidated by a lookup, so a removed entry is just skipped.
+fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost) {
+    let mut cost = Cost::default();
+    if cap == 0 {
+        return (0, cost);
+    }
+    let policy = Policy::new(cap as u64, cfg);
+    let ordered = matches!(pick, Pick::Hand { .. } | Pick::HandBatch(_));
+    let mut live = Live::new(trace.unique, cap, ordered);
+    let mut rng = Rng(0x5eed);
+    let mut hand = 0u64;
+    let mut pool: Vec<Pooled> = Vec::new();
+    let mut hits = 0;
+    for &id in &trace.ids {
+        let hash = hash_of(id);
+        if let Some(s) = live.slot(id) {
+            hits += 1;
+            policy.on_hit(hash, &live.metas[s]);
+            live.refs[s] = true;
+            continue;
+        }
+        let ins = policy.on_insert(hash);
+        live.insert(id, ins.meta);
+        if live.ids.len() <= cap {
+            continue;
+        }
+        cost.evictions += 1;
+        // The window ring's slot, the ghost check, the sketch increment.
+        cost.slots += 2;
+        cost.sketch += 1;
+        let now = ins.meta.stamp();
+        let window = policy.window();
+        let cand_slot = ins.candidate.and_then(|c| live.slot(id_of_hash(c)));
+        cost.lookups += u64::from(ins.candidate.is_some());
+        let mut picked: Vec<usize> = Vec::new();
+        match pick {
+            Pick::Random(k) => {
+                picked.extend((0..k).map(|_| rng.below(live.ids.len())));
+                cost.words += k as u64;
+            }
+            Pick::Hand { max } => {
+                let walked = live.walk(hand, max);
+                let mut stop = *walked.last().expect("a live entry");
+                for &(h, eid) in &walked {
+                    let s = live.slot(eid).expect("live");
+                    cost.words += 1;
+                    if live.refs[s] {
+                        live.refs[s] = false;
+                        continue;
+                    }
+                    if class(live.metas[s].load(), now, window) >= 2 {
+                        continue;
+                    }
+                    stop = (h, eid);
+                    break;
+                }
+                hand = stop.0.wrapping_add(1);
+                picked.push(live.slot(stop.1).expect("live"));
+            }
+            Pick::HandBatch(k) => {
+                let walked = live.walk(hand, k);
+                cost.words += walked.len() as u64;
+                hand = walked.last().expect("a live entry").0.wrapping_add(1);
+                picked.extend(walked.iter().map(|&(_, e)| live.slot(e).expect("live")));
+            }
+            Pick::Pool { size, fresh } => {
+                for _ in 0..fresh {
+                    let s = rng.below(live.ids.len());
+                    cost.words += 1;
+                    cost.sketch += 1;
+                    let p = Pooled {
+                        id: live.ids[s],
+                        meta: live.metas[s].load(),
+                        freq: policy.frequency(hash_of(live.ids[s])),
+                    };
+                    match pool.iter_mut().find(|q| q.id == p.id) {
+                        Some(q) => *q = p,
+                        None => pool.push(p),
+                    }
+                }
+                let key = |p: &Pooled| {
+                    (
+                        class(p.meta, now, window),
+                        p.freq,
+                        u64::MAX - p.meta.age(now),
+                    )
+                };
+                let mut tries = 0;
+                let chosen = loop {
+                    pool.sort_by_key(key);
+                    pool.truncate(size);
+                    let Some(&best) = pool.first() else {
+                        // Everything dropped: a random entry.
+                        cost.words += 1;
+                        break rng.below(live.ids.len());
+                    };
+                    cost.lookups += 1;
+                    let Some(s) = live.slot(best.id) else {
+                        pool.remove(0);
+                        continue;
+                    };
+                    let m = live.metas[s].load();
+                    tries += 1;
+                    if m == best.meta || tries > 4 {
+                        break s;
+                    }
+                    cost.sketch += 1;
+                    pool[0] = Pooled {
+                        meta: m,
+                        freq: policy.frequency(hash_of(best.id)),
+                        ..best
+                    };
+                };
+                picked.push(chosen);
+            }
+        }
+        // Sketch reads of the judge: the best class's estimates, and the contest's two.
+        let classes: Vec<u8> = picked
+            .iter()
+            .map(|&s| class(live.metas[s].load(), now, window))
+            .collect();
+        if picked.len() > 1 {
+            let best = classes.iter().min().copied().unwrap_or(0);
+            cost.sketch += classes.iter().filter(|&&c| c == best).count() as u64;
+        }
+        let cand_new = cand_slot.is_some_and(|c| live.metas[c].load().is_new());
+        cost.sketch += 2 * u64::from(cand_new);
+        let choice = {
+            let sample: Vec<Sampled<'_>> = picked.iter().map(|&s| live.entry(s)).collect();
+            let cand = cand_slot.map(|s| live.entry(s));
+            policy.choose_victim(cand.as_ref(), &sample)
+        };
+        // The ghost store (of whichever goes).
+        cost.slots += 1;
+        let v = match choice.expect("a non-empty sample") {
+            Choice::Candidate => cand_slot.expect("the candidate was offered"),
+            Choice::Sampled(i) => picked[i],
+        };
+        if matches!(pick, Pick::Pool { .. }) {
+            let gone = live.ids[v];
+            pool.retain(|p| p.id != gone);
+        }
+        live.remove(v);
+    }
+    (hits, cost)
+}
+
+/// The knobs of [`run_s3fifo`].
+#[derive(Clone, Copy, Debug)]
+struct S3 {
+    /// The small FIFO's share of the capacity, per mille (the paper: 100).
+    small_permille: u32,
+    /// An entry leaving the small FIFO moves to main if its frequency is at least this
+    /// (the paper's text: accessed once, 1; its Algorithm 1: `freq > 1`, 2).
+    threshold: u8,
+    /// Ghosts of the small FIFO's evictees: one that comes back goes straight to main.
+    ghost: bool,
+    /// TinyLFU at the small FIFO's exit: a cold evictee meets main's victim (the entry
+    /// main's FIFO-with-reinsertion would evict next) and the less frequent goes.
+    tinylfu: bool,
+    /// A moved entry's frequency restarts at 0 in main.
+    reset_on_move: bool,
+}
+
+/// Which queue an entry is in.
+const IN_S: u8 = 1;
+const IN_M: u8 = 2;
+
+/// S3-FIFO (Yang, Zhang, Qiu, Yue & Vinayak, SOSP 2023), as a lock-free map could run it:
+/// the small (S) and main (M) FIFOs are rings of hashes (each popped hash is looked up in
+/// the map), the frequency (0 to 3) is 2 bits of the entry's word, incremented on a hit
+/// while below 3; ghosts are direct-mapped hash slots (as many as main's entries, rounded
+/// up to a power of two; a collision overwrites, so they are a random-replacement ghost
+/// rather than a FIFO). With `tinylfu`, a count-min sketch (`ttlmap::cache`'s, 2 words per
+/// entry, halved every 20 events per entry) counts every request.
+///
+/// Concurrent version: each FIFO a bounded MPMC ring of hashes (head and tail counters,
+/// slots written by CAS; a writer that finds a ring full evicts first); the frequency bits
+/// updated with relaxed `fetch_update`; an entry removed by the user leaves a stale hash
+/// in its ring, skipped when its lookup misses (or finds a newer entry of the same key,
+/// which a generation bit in the word can tell apart). Main's reinsertion loop must be
+/// bounded (it is not here: its mean is in the figures).
+fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
+    let mut cost = Cost::default();
+    if cap == 0 {
+        return (0, cost);
+    }
+    let small_target = (cap * k.small_permille as usize / 1000).max(1);
+    let ghost_slots = (cap - small_target.min(cap)).max(1).next_power_of_two();
+    let mut ghost = vec![0u64; if k.ghost { ghost_slots } else { 0 }];
+    let gmask = ghost.len().wrapping_sub(1);
+    let sketch = FrequencySketch::new(2 * cap as u64);
+    let period = 20 * cap as u64;
+    let mut events = 0u64;
+    let mut record = |h: u64| {
+        sketch.increment(h);
+        events += 1;
+        if events % period == 0 {
+            sketch.halve();
+        }
+    };
+    let mut queue = vec![0u8; trace.unique];
+    let mut freq = vec![0u8; trace.unique];
+    let (mut small, mut main): (VecDeque<u32>, VecDeque<u32>) = (VecDeque::new(), VecDeque::new());
+    let mut hits = 0;
+    for &id in &trace.ids {
+        let hash = hash_of(id);
+        let i = id as usize;
+        if k.tinylfu {
+            record(hash);
+        }
+        if queue[i] != 0 {
+            hits += 1;
+            freq[i] = (freq[i] + 1).min(3);
+            continue;
+        }
+        let evicting = small.len() + main.len() >= cap;
+        let ghost_hit = k.ghost && ghost[hash as usize & gmask] == hash;
+        if ghost_hit {
+            ghost[hash as usize & gmask] = 0;
+            main.push_back(id);
+            queue[i] = IN_M;
+        } else {
+            small.push_back(id);
+            queue[i] = IN_S;
+        }
+        freq[i] = 0;
+        if !evicting {
+            continue;
+        }
+        cost.evictions += 1;
+        // The ring slot of the new entry, the ghost check, the sketch increment.
+        cost.slots += 1 + u64::from(k.ghost);
+        cost.sketch += u64::from(k.tinylfu);
+        // Pops main's head until an entry with frequency 0 is at the head (the others go
+        // to the tail with one less): main's next victim, left at the head.
+        let settle_main = |main: &mut VecDeque<u32>, freq: &mut [u8], cost: &mut Cost| {
+            while let Some(&v) = main.front() {
+                cost.slots += 1;
+                cost.lookups += 1;
+                if freq[v as usize] == 0 {
+                    return Some(v);
+                }
+                freq[v as usize] -= 1;
+                main.pop_front();
+                main.push_back(v);
+                cost.slots += 1;
+            }
+            None
+        };
+        loop {
+            if !small.is_empty() && (small.len() >= small_target || main.is_empty()) {
+                let t = small.pop_front().expect("a non-empty small FIFO");
+                cost.slots += 1;
+                cost.lookups += 1;
+                let ti = t as usize;
+                if freq[ti] >= k.threshold {
+                    main.push_back(t);
+                    queue[ti] = IN_M;
+                    if k.reset_on_move {
+                        freq[ti] = 0;
+                    }
+                    cost.slots += 1;
+                    continue;
+                }
+                if k.tinylfu {
+                    if let Some(v) = settle_main(&mut main, &mut freq, &mut cost) {
+                        cost.sketch += 2;
+                        if sketch.frequency(hash_of(t)) > sketch.frequency(hash_of(v)) {
+                            main.pop_front();
+                            queue[v as usize] = 0;
+                            main.push_back(t);
+                            queue[ti] = IN_M;
+                            cost.slots += 1;
+                            break;
+                        }
+                    }
+                }
+                queue[ti] = 0;
+                if k.ghost {
+                    let h = hash_of(t);
+                    ghost[h as usize & gmask] = h;
+                    cost.slots += 1;
+                }
+                break;
+            }
+            let v = settle_main(&mut main, &mut freq, &mut cost).expect("a non-empty main");
+            main.pop_front();
+            queue[v as usize] = 0;
+            break;
+        }
+    }
+    (hits, cost)
+}
+
+/// A prototype.
+#[derive(Clone, Copy, Debug)]
+enum Proto {
+    Policy(Config, Pick),
+    S3(S3),
+}
+
+fn protos() -> Vec<(&'static str, Proto)> {
+    let d = Config::default();
+    let s3 = S3 {
+        small_permille: 100,
+        threshold: 1,
+        ghost: true,
+        tinylfu: false,
+        reset_on_move: false,
+    };
+    vec![
+        (
+            "baseline: today's policy, 16 random",
+            Proto::Policy(d, Pick::Random(16)),
+        ),
+        ("policy, 4 random", Proto::Policy(d, Pick::Random(4))),
+        ("S3-FIFO (move if f ≥ 1)", Proto::S3(s3)),
+        (
+            "S3-FIFO (move if f ≥ 2)",
+            Proto::S3(S3 { threshold: 2, ..s3 }),
+        ),
+        (
+            "S3-FIFO + TinyLFU at S's exit",
+            Proto::S3(S3 { tinylfu: true, ..s3 }),
+        ),
+        (
+            "S3-FIFO + TinyLFU, no ghost",
+            Proto::S3(S3 {
+                tinylfu: true,
+                ghost: false,
+                ..s3
+            }),
+        ),
+        (
+            "CLOCK hand (ref bit) + window + TinyLFU",
+            Proto::Policy(d, Pick::Hand { max: 64 }),
+        ),
+        (
+            "hand batch of 4 neighbours + policy",
+            Proto::Policy(d, Pick::HandBatch(4)),
+        ),
+        (
+            "pool 16, 4 fresh random + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 16,
+                    fresh: 4,
+                },
+            ),
+        ),
+        (
+            "pool 16, 2 fresh random + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 16,
+                    fresh: 2,
+                },
+            ),
+        ),
+    ]
+}
+
+/// The target row of `BENCHMARKS.md` ("Hit ratio of the map against the target": best
+/// of LRU, moka and quick_cache − 1), by trace name, in the order of the trace's sizes.
+fn target(name: &str) -> Option<&'static [f64]> {
+    Some(match name {
+        "OLTP" => &[34.75, 42.72, 53.11, 60.31, 63.81],
+        "P3" => &[13.76, 25.22, 39.01, 58.35],
+        "zipf-0.8" => &[18.19, 26.58, 37.07, 48.71],
+        "zipf-1" => &[49.82, 59.95, 68.65, 75.03],
+        "loop" => &[53.23, 66.03, 87.55, 88.78],
+        _ => return None,
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut wanted: Option<Vec<String>> = None;
+    let mut only: Option<Vec<String>> = None;
+    let mut quick = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let list = |s: Option<&String>| -> Vec<String> {
+            s.expect("a comma-separated list")
+                .split(',')
+                .map(str::to_lowercase)
+                .collect()
+        };
+        match a.as_str() {
+            "--traces" => wanted = Some(list(it.next())),
+            "--only" => only = Some(list(it.next())),
+            "--quick" => quick = true,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let (mut traces, notes) = hitratio::load_traces(&root, quick);
+    for n in notes {
+        eprintln!("{n}");
+    }
+    if let Some(w) = wanted {
+        traces.retain(|t| w.contains(&t.name.to_lowercase()));
+    }
+    let mut protos = protos();
+    if let Some(o) = only {
+        protos.retain(|(n, _)| o.iter().any(|w| n.to_lowercase().contains(w.as_str())));
+    }
+    let mut jobs = Vec::new();
+    for (t, trace) in traces.iter().enumerate() {
+        for p in 0..protos.len() {
+            for s in 0..trace.sizes.len() {
+                jobs.push((t, p, s));
+            }
+        }
+    }
+    jobs.sort_by_key(|&(t, _, s)| std::cmp::Reverse((traces[t].ids.len(), traces[t].sizes[s])));
+    let results = Mutex::new(vec![
+        vec![vec![(f64::NAN, Cost::default()); 8]; protos.len()];
+        traces.len()
+    ]);
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| loop {
+                let Some(&(t, p, s)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let trace = &traces[t];
+                let cap = trace.sizes[s];
+                let (hits, cost) = match protos[p].1 {
+                    Proto::Policy(cfg, pick) => run_policy(trace, cap, cfg, pick),
+                    Proto::S3(k) => run_s3fifo(trace, cap, k),
+                };
+                let pct = 100.0 * hits as f64 / trace.ids.len().max(1) as f64;
+                results.lock().unwrap()[t][p][s] = (pct, cost);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    let mut overall = vec![Cost::default(); protos.len()];
+    let mut misses = vec![0usize; protos.len()];
+    for (t, trace) in traces.iter().enumerate() {
+        let goal = target(&trace.name);
+        let sizes = || trace.sizes.iter().map(|&s| count_label(s as u64));
+        let mut hit = Table::new(std::iter::once("policy".to_string()).chain(sizes()));
+        let mut touch = Table::new(
+            std::iter::once("policy: touched per eviction (sketch lines)".to_string())
+                .chain(sizes()),
+        );
+        for (p, (name, _)) in protos.iter().enumerate() {
+            let row = &results[t][p][..trace.sizes.len()];
+            hit.row(
+                std::iter::once(name.to_string()).chain(row.iter().enumerate().map(|(s, r)| {
+                    let below = !quick && goal.is_some_and(|g| r.0 < g[s]);
+                    misses[p] += usize::from(below);
+                    format!("{}{}", num(r.0, 2), if below { " ✗" } else { "" })
+                })),
+            );
+            touch.row(
+                std::iter::once(name.to_string()).chain(row.iter().map(|r| {
+                    overall[p].add(&r.1);
+                    format!("{} ({})", num(r.1.touched(), 1), num(r.1.per(r.1.sketch), 1))
+                })),
+            );
+        }
+        if let Some(g) = goal {
+            hit.row(
+                std::iter::once("_target (BENCHMARKS.md)_".to_string())
+                    .chain(g.iter().map(|&x| format!("_{}_", num(x, 2)))),
+            );
+        }
+        println!("\n### {} — hit %\n\n{}", trace.name, hit.to_markdown());
+        println!(
+            "\n### {} — entries touched per eviction\n\n{}",
+            trace.name,
+            touch.to_markdown()
+        );
+    }
+    let mut sum = Table::new([
+        "policy",
+        "cells below target",
+        "touched / eviction",
+        "slots",
+        "lookups",
+        "words",
+        "sketch lines",
+    ]);
+    for (p, (name, _)) in protos.iter().enumerate() {
+        let c = &overall[p];
+        sum.row([
+            name.to_string(),
+            misses[p].to_string(),
+            num(c.touched(), 2),
+            num(c.per(c.slots), 2),
+            num(c.per(c.lookups), 2),
+            num(c.per(c.words), 2),
+            num(c.per(c.sketch), 2),
+        ]);
+    }
+    println!(
+        "\n### All traces and sizes (means weighted by evictions)\n\n{}",
+        sum.to_markdown()
+    );
+}
