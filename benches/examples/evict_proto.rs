@@ -8,7 +8,7 @@
 //! ```
 //!
 //! # What "touched" counts (per insert that evicts)
-//! - **slots**: ring and ghost slots read or written (the window ring's push and its
+//! - **ring** and **ghost slots** read or written (the window ring's push and its
 //!   leaving slot count once; a ghost check or a ghost store count one each);
 //! - **lookups**: lookups of an entry by its hash (the window's candidate, a ring's
 //!   popped hash, a pool entry's revalidation): in the map a directory read plus a short
@@ -42,7 +42,8 @@ const NONE: u32 = u32::MAX;
 #[derive(Clone, Copy, Debug, Default)]
 struct Cost {
     evictions: u64,
-    slots: u64,
+    ring: u64,
+    ghost: u64,
     lookups: u64,
     words: u64,
     sketch: u64,
@@ -53,11 +54,25 @@ impl Cost {
         x as f64 / self.evictions.max(1) as f64
     }
     fn touched(&self) -> f64 {
-        self.per(self.slots + self.lookups + self.words)
+        self.per(self.ring + self.ghost + self.lookups + self.words)
+    }
+    /// Estimated cache lines: a ring slot 1/8 (a ring is written and read in order, 8
+    /// hashes a line), a ghost slot 1, a lookup by hash 2 (directory line, node line), an
+    /// entry reached by a random probe `probe_lines` (bucket sentinel and node, about 1.25
+    /// probes per entry found), one reached by a hand walking the buckets in index order
+    /// 1.25 (its node; the directory read in order, 4 sentinels a line), a sketch line 1.
+    fn lines(&self, word_lines: f64) -> f64 {
+        (self.ring as f64 / 8.0
+            + self.ghost as f64
+            + 2.0 * self.lookups as f64
+            + word_lines * self.words as f64
+            + self.sketch as f64)
+            / self.evictions.max(1) as f64
     }
     fn add(&mut self, o: &Cost) {
         self.evictions += o.evictions;
-        self.slots += o.slots;
+        self.ring += o.ring;
+        self.ghost += o.ghost;
         self.lookups += o.lookups;
         self.words += o.words;
         self.sketch += o.sketch;
@@ -71,16 +86,22 @@ enum Pick {
     /// `k` random live entries (today's map with `k = 16`).
     Random(usize),
     /// A CLOCK hand over the table in hash order: the first entry with its reference
-    /// bit clear (clearing the set ones on the way) that is not still in the window; at
-    /// most `max` entries walked (then the last one). The reference bit is set on a hit.
-    Hand { max: usize },
+    /// count at 0 (decrementing the others on the way) that is not still in the window;
+    /// at most `max` entries walked (then the last one). A hit increments the count up
+    /// to `2^bits - 1` (`bits = 1`: CLOCK's reference bit).
+    Hand { max: usize, bits: u32 },
     /// The next `k` entries in hash order from a hand (no reference bits): a sample of
     /// `k` neighbours in the list, judged by the policy's main order.
     HandBatch(usize),
     /// Redis-style eviction pool: the best `size` entries seen (scores cached: class,
     /// sketch estimate, stamp), `fresh` new random entries each eviction; the best is
-    /// looked up and revalidated (re-scored and put back if its word changed).
-    Pool { size: usize, fresh: usize },
+    /// looked up and revalidated (re-scored and put back if its word changed). With
+    /// `hand`, the fresh entries are the next ones in hash order from a hand.
+    Pool {
+        size: usize,
+        fresh: usize,
+        hand: bool,
+    },
 }
 
 /// The live entries: index-addressable (random sampling), by id, and in hash order
@@ -88,7 +109,7 @@ enum Pick {
 struct Live {
     ids: Vec<u32>,
     metas: Vec<AtomicMeta>,
-    refs: Vec<bool>,
+    refs: Vec<u8>,
     slot_of: Vec<u32>,
     order: Option<BTreeMap<u64, u32>>,
 }
@@ -113,7 +134,7 @@ impl Live {
         self.slot_of[id as usize] = self.ids.len() as u32;
         self.ids.push(id);
         self.metas.push(AtomicMeta::new(meta));
-        self.refs.push(false);
+        self.refs.push(0);
         if let Some(o) = &mut self.order {
             o.insert(hash_of(id), id);
         }
@@ -183,18 +204,25 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
         return (0, cost);
     }
     let policy = Policy::new(cap as u64, cfg);
-    let ordered = matches!(pick, Pick::Hand { .. } | Pick::HandBatch(_));
+    let ordered = matches!(
+        pick,
+        Pick::Hand { .. } | Pick::HandBatch(_) | Pick::Pool { hand: true, .. }
+    );
     let mut live = Live::new(trace.unique, cap, ordered);
     let mut rng = Rng(0x5eed);
     let mut hand = 0u64;
     let mut pool: Vec<Pooled> = Vec::new();
+    let ref_max = match pick {
+        Pick::Hand { bits, .. } => ((1u32 << bits) - 1) as u8,
+        _ => 1,
+    };
     let mut hits = 0;
     for &id in &trace.ids {
         let hash = hash_of(id);
         if let Some(s) = live.slot(id) {
             hits += 1;
             policy.on_hit(hash, &live.metas[s]);
-            live.refs[s] = true;
+            live.refs[s] = (live.refs[s] + 1).min(ref_max);
             continue;
         }
         let ins = policy.on_insert(hash);
@@ -204,7 +232,8 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
         }
         cost.evictions += 1;
         // The window ring's slot, the ghost check, the sketch increment.
-        cost.slots += 2;
+        cost.ring += 1;
+        cost.ghost += 1;
         cost.sketch += 1;
         let now = ins.meta.stamp();
         let window = policy.window();
@@ -216,14 +245,14 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
                 picked.extend((0..k).map(|_| rng.below(live.ids.len())));
                 cost.words += k as u64;
             }
-            Pick::Hand { max } => {
+            Pick::Hand { max, .. } => {
                 let walked = live.walk(hand, max);
                 let mut stop = *walked.last().expect("a live entry");
                 for &(h, eid) in &walked {
                     let s = live.slot(eid).expect("live");
                     cost.words += 1;
-                    if live.refs[s] {
-                        live.refs[s] = false;
+                    if live.refs[s] > 0 {
+                        live.refs[s] -= 1;
                         continue;
                     }
                     if class(live.metas[s].load(), now, window) >= 2 {
@@ -241,9 +270,22 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
                 hand = walked.last().expect("a live entry").0.wrapping_add(1);
                 picked.extend(walked.iter().map(|&(_, e)| live.slot(e).expect("live")));
             }
-            Pick::Pool { size, fresh } => {
-                for _ in 0..fresh {
-                    let s = rng.below(live.ids.len());
+            Pick::Pool {
+                size,
+                fresh,
+                hand: by_hand,
+            } => {
+                let new: Vec<usize> = if by_hand {
+                    let walked = live.walk(hand, fresh);
+                    hand = walked.last().expect("a live entry").0.wrapping_add(1);
+                    walked
+                        .iter()
+                        .map(|&(_, e)| live.slot(e).expect("live"))
+                        .collect()
+                } else {
+                    (0..fresh).map(|_| rng.below(live.ids.len())).collect()
+                };
+                for s in new {
                     cost.words += 1;
                     cost.sketch += 1;
                     let p = Pooled {
@@ -309,7 +351,7 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
             policy.choose_victim(cand.as_ref(), &sample)
         };
         // The ghost store (of whichever goes).
-        cost.slots += 1;
+        cost.ghost += 1;
         let v = match choice.expect("a non-empty sample") {
             Choice::Candidate => cand_slot.expect("the candidate was offered"),
             Choice::Sampled(i) => picked[i],
@@ -408,13 +450,14 @@ fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
         }
         cost.evictions += 1;
         // The ring slot of the new entry, the ghost check, the sketch increment.
-        cost.slots += 1 + u64::from(k.ghost);
+        cost.ring += 1;
+        cost.ghost += u64::from(k.ghost);
         cost.sketch += u64::from(k.tinylfu);
         // Pops main's head until an entry with frequency 0 is at the head (the others go
         // to the tail with one less): main's next victim, left at the head.
         let settle_main = |main: &mut VecDeque<u32>, freq: &mut [u8], cost: &mut Cost| {
             while let Some(&v) = main.front() {
-                cost.slots += 1;
+                cost.ring += 1;
                 cost.lookups += 1;
                 if freq[v as usize] == 0 {
                     return Some(v);
@@ -422,14 +465,14 @@ fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
                 freq[v as usize] -= 1;
                 main.pop_front();
                 main.push_back(v);
-                cost.slots += 1;
+                cost.ring += 1;
             }
             None
         };
         loop {
             if !small.is_empty() && (small.len() >= small_target || main.is_empty()) {
                 let t = small.pop_front().expect("a non-empty small FIFO");
-                cost.slots += 1;
+                cost.ring += 1;
                 cost.lookups += 1;
                 let ti = t as usize;
                 if freq[ti] >= k.threshold {
@@ -438,7 +481,7 @@ fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
                     if k.reset_on_move {
                         freq[ti] = 0;
                     }
-                    cost.slots += 1;
+                    cost.ring += 1;
                     continue;
                 }
                 if k.tinylfu {
@@ -449,7 +492,7 @@ fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
                             queue[v as usize] = 0;
                             main.push_back(t);
                             queue[ti] = IN_M;
-                            cost.slots += 1;
+                            cost.ring += 1;
                             break;
                         }
                     }
@@ -458,7 +501,7 @@ fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
                 if k.ghost {
                     let h = hash_of(t);
                     ghost[h as usize & gmask] = h;
-                    cost.slots += 1;
+                    cost.ghost += 1;
                 }
                 break;
             }
@@ -476,6 +519,19 @@ fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
 enum Proto {
     Policy(Config, Pick),
     S3(S3),
+}
+
+impl Proto {
+    /// Cache lines per entry word reached without a lookup (see [`Cost::lines`]).
+    fn word_lines(&self) -> f64 {
+        match self {
+            Proto::Policy(
+                _,
+                Pick::Hand { .. } | Pick::HandBatch(_) | Pick::Pool { hand: true, .. },
+            ) => 1.25,
+            _ => 2.0,
+        }
+    }
 }
 
 fn protos() -> Vec<(&'static str, Proto)> {
@@ -503,16 +559,20 @@ fn protos() -> Vec<(&'static str, Proto)> {
             Proto::S3(S3 { tinylfu: true, ..s3 }),
         ),
         (
-            "S3-FIFO + TinyLFU, no ghost",
-            Proto::S3(S3 {
-                tinylfu: true,
-                ghost: false,
-                ..s3
-            }),
+            "CLOCK hand (ref bit) + window + TinyLFU",
+            Proto::Policy(d, Pick::Hand { max: 64, bits: 1 }),
         ),
         (
-            "CLOCK hand (ref bit) + window + TinyLFU",
-            Proto::Policy(d, Pick::Hand { max: 64 }),
+            "CLOCK hand (2-bit count) + window + TinyLFU",
+            Proto::Policy(d, Pick::Hand { max: 64, bits: 2 }),
+        ),
+        (
+            "hand batch of 2 neighbours + policy",
+            Proto::Policy(d, Pick::HandBatch(2)),
+        ),
+        (
+            "hand batch of 3 neighbours + policy",
+            Proto::Policy(d, Pick::HandBatch(3)),
         ),
         (
             "hand batch of 4 neighbours + policy",
@@ -525,6 +585,18 @@ fn protos() -> Vec<(&'static str, Proto)> {
                 Pick::Pool {
                     size: 16,
                     fresh: 4,
+                    hand: false,
+                },
+            ),
+        ),
+        (
+            "pool 16, 3 fresh random + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 16,
+                    fresh: 3,
+                    hand: false,
                 },
             ),
         ),
@@ -535,6 +607,40 @@ fn protos() -> Vec<(&'static str, Proto)> {
                 Pick::Pool {
                     size: 16,
                     fresh: 2,
+                    hand: false,
+                },
+            ),
+        ),
+        (
+            "pool 16, 2 fresh from a hand + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 16,
+                    fresh: 2,
+                    hand: true,
+                },
+            ),
+        ),
+        (
+            "pool 16, 3 fresh from a hand + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 16,
+                    fresh: 3,
+                    hand: true,
+                },
+            ),
+        ),
+        (
+            "pool 8, 2 fresh from a hand + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 8,
+                    fresh: 2,
+                    hand: true,
                 },
             ),
         ),
@@ -662,10 +768,12 @@ fn main() {
         "policy",
         "cells below target",
         "touched / eviction",
-        "slots",
+        "ring slots",
+        "ghost slots",
         "lookups",
         "words",
         "sketch lines",
+        "est. cache lines",
     ]);
     for (p, (name, _)) in protos.iter().enumerate() {
         let c = &overall[p];
@@ -673,10 +781,12 @@ fn main() {
             name.to_string(),
             misses[p].to_string(),
             num(c.touched(), 2),
-            num(c.per(c.slots), 2),
+            num(c.per(c.ring), 2),
+            num(c.per(c.ghost), 2),
             num(c.per(c.lookups), 2),
             num(c.per(c.words), 2),
             num(c.per(c.sketch), 2),
+            num(c.lines(protos[p].1.word_lines()), 1),
         ]);
     }
     println!(
