@@ -4,7 +4,7 @@
 //! eviction*: the proxy for cache misses.
 //!
 //! ```sh
-//! cargo run --release -p ttlmap-bench --example evict_proto -- [--traces OLTP,P3] [--quick] [--only NAME,...]
+//! cargo run --release -p ttlmap-bench --example evict_proto -- [--traces OLTP,P3] [--quick] [--seed N] [--only NAME,...]
 //! ```
 //!
 //! # What "touched" counts (per insert that evicts)
@@ -32,11 +32,34 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ttlmap::cache::{AtomicMeta, Choice, Config, FrequencySketch, Meta, Policy, Sampled};
-use ttlmap_bench::hitratio::traces::{hash_of, id_of_hash, Rng, Trace};
+use std::sync::atomic::AtomicU64;
+
+use ttlmap_bench::hitratio::traces::{self, Rng, Trace};
 use ttlmap_bench::hitratio::{self};
 use ttlmap_bench::report::{count_label, num, Table};
 
 const NONE: u32 = u32::MAX;
+
+/// `--seed`: salts the hashes (and so the hand's order, the sketch's and the ghosts'
+/// slots) and the random sampling, to see how much the figures move with them (as
+/// `TTLMAP_SIM_SEED` does for `sim::policy`).
+static SEED: AtomicU64 = AtomicU64::new(0);
+
+fn salt() -> u64 {
+    // Relaxed: stored by `main` before it spawns the replay threads (the spawn orders it).
+    let seed = SEED.load(Ordering::Relaxed);
+    Rng(seed).next_u64() * u64::from(seed != 0)
+}
+
+/// The hash of a dense id, salted.
+fn hash_of(id: u32) -> u64 {
+    traces::hash_of(id) ^ salt()
+}
+
+/// The id of a salted hash.
+fn id_of_hash(h: u64) -> u32 {
+    traces::id_of_hash(h ^ salt())
+}
 
 /// What a replay touched, summed over its evicting inserts.
 #[derive(Clone, Copy, Debug, Default)]
@@ -209,7 +232,8 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
         Pick::Hand { .. } | Pick::HandBatch(_) | Pick::Pool { hand: true, .. }
     );
     let mut live = Live::new(trace.unique, cap, ordered);
-    let mut rng = Rng(0x5eed);
+    // Relaxed: see `salt`.
+    let mut rng = Rng(0x5eed ^ SEED.load(Ordering::Relaxed));
     let mut hand = 0u64;
     let mut pool: Vec<Pooled> = Vec::new();
     let ref_max = match pick {
@@ -285,6 +309,7 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
                 } else {
                     (0..fresh).map(|_| rng.below(live.ids.len())).collect()
                 };
+                let fresh_ids: Vec<u32> = new.iter().map(|&s| live.ids[s]).collect();
                 for s in new {
                     cost.words += 1;
                     cost.sketch += 1;
@@ -314,7 +339,9 @@ fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost)
                         cost.words += 1;
                         break rng.below(live.ids.len());
                     };
-                    cost.lookups += 1;
+                    // An entry the hand or the probes just read is at hand; an older
+                    // one is looked up by its hash.
+                    cost.lookups += u64::from(!fresh_ids.contains(&best.id));
                     let Some(s) = live.slot(best.id) else {
                         pool.remove(0);
                         continue;
@@ -634,6 +661,28 @@ fn protos() -> Vec<(&'static str, Proto)> {
             ),
         ),
         (
+            "pool 16, 1 fresh from a hand + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 16,
+                    fresh: 1,
+                    hand: true,
+                },
+            ),
+        ),
+        (
+            "pool 8, 1 fresh from a hand + policy",
+            Proto::Policy(
+                d,
+                Pick::Pool {
+                    size: 8,
+                    fresh: 1,
+                    hand: true,
+                },
+            ),
+        ),
+        (
             "pool 8, 2 fresh from a hand + policy",
             Proto::Policy(
                 d,
@@ -677,6 +726,11 @@ fn main() {
             "--traces" => wanted = Some(list(it.next())),
             "--only" => only = Some(list(it.next())),
             "--quick" => quick = true,
+            // Relaxed: before the replay threads are spawned (see `salt`).
+            "--seed" => SEED.store(
+                it.next().and_then(|s| s.parse().ok()).expect("--seed N"),
+                Ordering::Relaxed,
+            ),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -710,6 +764,8 @@ fn main() {
     std::thread::scope(|sc| {
         for _ in 0..threads {
             sc.spawn(|| loop {
+                // Relaxed: a job counter; the jobs and results are shared through the scope
+                // and the mutex.
                 let Some(&(t, p, s)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
                     break;
                 };
