@@ -4,8 +4,12 @@
 //! eviction*: the proxy for cache misses.
 //!
 //! ```sh
-//! cargo run --release -p ttlmap-bench --example evict_proto -- [--traces OLTP,P3] [--quick] [--seed N] [--only NAME,...]
+//! cargo run --release -p ttlmap-bench --example evict_proto -- [--traces OLTP,P3] [--quick] [--seed N] [--only 'PART|PART...']
 //! ```
+//! `--only` keeps the prototypes whose name contains one of the parts (case-insensitive);
+//! `--seed` salts the hashes and the sampling. The target row is the one of
+//! `BENCHMARKS.md` (best of LRU, moka and quick_cache − 1; not recomputed here, as moka's
+//! replays take minutes), and ✗ marks a cell below it.
 //!
 //! # What "touched" counts (per insert that evicts)
 //! - **ring** and **ghost slots** read or written (the window ring's push and its
@@ -14,26 +18,35 @@
 //!   popped hash, a pool entry's revalidation): in the map a directory read plus a short
 //!   list walk, about two lines; the entry's word is then read or written on the same line;
 //! - **words**: metadata words read or written of entries reached without a lookup (a
-//!   random sample, a hand walking the list in hash order). A random sample's bucket
-//!   probes in the real map (about 20 for 16 entries) are *not* counted: the real cost of
-//!   the baseline is higher than its figure here; a hand walking the list pays one line
-//!   per entry and no probes.
+//!   random sample, a hand walking the table). A random sample's bucket probes in the
+//!   real map (about 20 for 16 entries, each a sentinel line and a node line) are *not*
+//!   counted here; the estimate of cache lines below counts them.
 //!
-//! Sketch lines (increment of the new key, and every estimate read) are counted apart.
+//! Sketch lines (increment of the new key, and every estimate read) are counted apart,
+//! and the last column estimates cache lines per eviction from all of them
+//! ([`Cost::lines`]).
+//!
+//! # The hand's order
+//! The simulator's hand walks the live entries in hash order. In the map it should walk
+//! the *buckets in index order* (the directory's sentinels are read in address order, 4
+//! to a line, and each bucket's short chain after its sentinel): that is another fixed
+//! order of the hashes, so the figures hold, and an entry then costs about one line (its
+//! node). Walking the split-ordered list itself (bit-reversed order) would visit a
+//! sentinel between most entries, each on its own directory line, and chase pointers
+//! serially, where random probes can be prefetched in batches.
 //!
 //! Each prototype keeps only state a lock-free map could keep: the entry's 64-bit word
-//! (the policy's stamp and flags, the spare bit 32 as a reference bit, or a 2-bit
-//! frequency), rings of hashes, direct-mapped ghost slots, a count-min sketch. The
-//! concurrent version each would need is in its doc comment.
+//! (the policy's stamp and flags; the spare bit 32 as a reference bit; a 2-bit count
+//! needs one more bit, taken from the 32-bit weight or the 29-bit stamp), rings of
+//! hashes, direct-mapped ghost slots, a count-min sketch, a small pool of (hash, score).
+//! The concurrent version each would need is in its doc comment.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ttlmap::cache::{AtomicMeta, Choice, Config, FrequencySketch, Meta, Policy, Sampled};
-use std::sync::atomic::AtomicU64;
-
 use ttlmap_bench::hitratio::traces::{self, Rng, Trace};
 use ttlmap_bench::hitratio::{self};
 use ttlmap_bench::report::{count_label, num, Table};
@@ -212,15 +225,16 @@ struct Pooled {
 
 /// The policy of `src/cache/` with its main victim found by `pick`.
 ///
-/// Concurrent version: `Random` is today's map. `Hand`: one shared hand (an atomic hash
-/// position, advanced by CAS or fetch_add by the evicting writer) walking the
-/// split-ordered list from the bucket of that position; the reference bit is bit 32 of
-/// the word, set by a hit with a load then `fetch_or` only when clear (a read-mostly
-/// line stays clean), cleared by the hand with `fetch_and`. Two evicting writers may
-/// walk the same stretch (each stops at the first clear bit; a lost race re-walks).
-/// `HandBatch`: the same hand, no bits. `Pool`: a small shared array of (hash, score)
-/// under a try-lock or per-thread pools (Redis is single-threaded); a pool entry is a
-/// hash, revalidated by a lookup, so a removed entry is just skipped.
+/// Concurrent version: `Random` is today's map. `Hand`: one shared hand (an atomic
+/// bucket index, claimed a few buckets at a time by `fetch_add` so that evicting writers
+/// walk disjoint stretches) walking the buckets in index order (module docs); the
+/// reference bit is bit 32 of the word, set by a hit with a load then `fetch_or` only
+/// when clear (a read-mostly line stays clean), cleared by the hand with `fetch_and`.
+/// `HandBatch`: the same hand, no bits. `Pool`: a small array of (hash, cached score) per
+/// thread or per shard (Redis's is global and single-threaded; a shared one needs a
+/// try-lock, and a writer that fails it falls back to judging its fresh entries alone);
+/// an entry is kept by hash, not by pointer (a node may be freed once the writer
+/// unpins), so the chosen one is found again by a lookup, and a removed one is skipped.
 fn run_policy(trace: &Trace, cap: usize, cfg: Config, pick: Pick) -> (u64, Cost) {
     let mut cost = Cost::default();
     if cap == 0 {
@@ -442,7 +456,7 @@ fn run_s3fifo(trace: &Trace, cap: usize, k: S3) -> (u64, Cost) {
     let mut record = |h: u64| {
         sketch.increment(h);
         events += 1;
-        if events % period == 0 {
+        if events.is_multiple_of(period) {
             sketch.halve();
         }
     };
@@ -583,7 +597,10 @@ fn protos() -> Vec<(&'static str, Proto)> {
         ),
         (
             "S3-FIFO + TinyLFU at S's exit",
-            Proto::S3(S3 { tinylfu: true, ..s3 }),
+            Proto::S3(S3 {
+                tinylfu: true,
+                ..s3
+            }),
         ),
         (
             "CLOCK hand (ref bit) + window + TinyLFU",
@@ -724,7 +741,15 @@ fn main() {
         };
         match a.as_str() {
             "--traces" => wanted = Some(list(it.next())),
-            "--only" => only = Some(list(it.next())),
+            "--only" => {
+                only = Some(
+                    it.next()
+                        .expect("a |-separated list")
+                        .split('|')
+                        .map(str::to_lowercase)
+                        .collect(),
+                )
+            }
             "--quick" => quick = true,
             // Relaxed: before the replay threads are spawned (see `salt`).
             "--seed" => SEED.store(
@@ -763,20 +788,19 @@ fn main() {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|sc| {
         for _ in 0..threads {
-            sc.spawn(|| loop {
-                // Relaxed: a job counter; the jobs and results are shared through the scope
-                // and the mutex.
-                let Some(&(t, p, s)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let trace = &traces[t];
-                let cap = trace.sizes[s];
-                let (hits, cost) = match protos[p].1 {
-                    Proto::Policy(cfg, pick) => run_policy(trace, cap, cfg, pick),
-                    Proto::S3(k) => run_s3fifo(trace, cap, k),
-                };
-                let pct = 100.0 * hits as f64 / trace.ids.len().max(1) as f64;
-                results.lock().unwrap()[t][p][s] = (pct, cost);
+            // Relaxed: a job counter; the jobs and results are shared through the scope
+            // and the mutex.
+            sc.spawn(|| {
+                while let Some(&(t, p, s)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let trace = &traces[t];
+                    let cap = trace.sizes[s];
+                    let (hits, cost) = match protos[p].1 {
+                        Proto::Policy(cfg, pick) => run_policy(trace, cap, cfg, pick),
+                        Proto::S3(k) => run_s3fifo(trace, cap, k),
+                    };
+                    let pct = 100.0 * hits as f64 / trace.ids.len().max(1) as f64;
+                    results.lock().unwrap()[t][p][s] = (pct, cost);
+                }
             });
         }
     });
@@ -800,12 +824,14 @@ fn main() {
                     format!("{}{}", num(r.0, 2), if below { " ✗" } else { "" })
                 })),
             );
-            touch.row(
-                std::iter::once(name.to_string()).chain(row.iter().map(|r| {
-                    overall[p].add(&r.1);
-                    format!("{} ({})", num(r.1.touched(), 1), num(r.1.per(r.1.sketch), 1))
-                })),
-            );
+            touch.row(std::iter::once(name.to_string()).chain(row.iter().map(|r| {
+                overall[p].add(&r.1);
+                format!(
+                    "{} ({})",
+                    num(r.1.touched(), 1),
+                    num(r.1.per(r.1.sketch), 1)
+                )
+            })));
         }
         if let Some(g) = goal {
             hit.row(
