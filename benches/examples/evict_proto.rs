@@ -4,10 +4,11 @@
 //! eviction*: the proxy for cache misses.
 //!
 //! ```sh
-//! cargo run --release -p ttlmap-bench --example evict_proto -- [--traces OLTP,P3] [--quick] [--seed N] [--only 'PART|PART...']
+//! cargo run --release -p ttlmap-bench --example evict_proto -- [--traces OLTP,P3] [--quick] [--seed N] [--only 'PART|PART...'] [--check]
 //! ```
 //! `--only` keeps the prototypes whose name contains one of the parts (case-insensitive);
-//! `--seed` salts the hashes and the sampling. The target row is the one of
+//! `--seed` salts the hashes and the sampling; `--check` checks that the baseline row
+//! repeats `hitratio::sim::policy` exactly. The target row is the one of
 //! `BENCHMARKS.md` (best of LRU, moka and quick_cache − 1; not recomputed here, as moka's
 //! replays take minutes), and ✗ marks a cell below it.
 //!
@@ -713,6 +714,36 @@ fn protos() -> Vec<(&'static str, Proto)> {
     ]
 }
 
+/// `--check`: the baseline row (if kept) must repeat `hitratio::sim::policy` with
+/// `Config::default()` exactly (the same model, hashes and sampling; no `--seed`), so that
+/// this file's copy of the replay loop has not drifted from the harness's.
+fn check_baseline(traces: &[Trace], protos: &[(&str, Proto)], results: &[Vec<Vec<(f64, Cost)>>]) {
+    let Some(p) = protos.iter().position(
+        |(_, q)| matches!(q, Proto::Policy(c, Pick::Random(16)) if *c == Config::default()),
+    ) else {
+        eprintln!("--check: no baseline row kept, nothing checked");
+        return;
+    };
+    // Relaxed: see `salt`.
+    assert_eq!(
+        SEED.load(Ordering::Relaxed),
+        0,
+        "--check needs the default seed"
+    );
+    for (t, trace) in traces.iter().enumerate() {
+        for (s, &cap) in trace.sizes.iter().enumerate() {
+            let want = hitratio::sim::policy(trace, cap, Config::default());
+            let pct = 100.0 * want as f64 / trace.ids.len().max(1) as f64;
+            assert_eq!(
+                results[t][p][s].0, pct,
+                "{} at {cap}: the baseline row differs from sim::policy",
+                trace.name
+            );
+        }
+    }
+    eprintln!("--check: the baseline row equals sim::policy at every trace and size");
+}
+
 /// The target row of `BENCHMARKS.md` ("Hit ratio of the map against the target": best
 /// of LRU, moka and quick_cache − 1), by trace name, in the order of the trace's sizes.
 fn target(name: &str) -> Option<&'static [f64]> {
@@ -731,6 +762,7 @@ fn main() {
     let mut wanted: Option<Vec<String>> = None;
     let mut only: Option<Vec<String>> = None;
     let mut quick = false;
+    let mut check = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let list = |s: Option<&String>| -> Vec<String> {
@@ -751,6 +783,7 @@ fn main() {
                 )
             }
             "--quick" => quick = true,
+            "--check" => check = true,
             // Relaxed: before the replay threads are spawned (see `salt`).
             "--seed" => SEED.store(
                 it.next().and_then(|s| s.parse().ok()).expect("--seed N"),
@@ -805,6 +838,9 @@ fn main() {
         }
     });
     let results = results.into_inner().unwrap();
+    if check {
+        check_baseline(&traces, &protos, &results);
+    }
     let mut overall = vec![Cost::default(); protos.len()];
     let mut misses = vec![0usize; protos.len()];
     for (t, trace) in traces.iter().enumerate() {
