@@ -12,6 +12,17 @@
 //! `BENCHMARKS.md` (best of LRU, moka and quick_cache − 1; not recomputed here, as moka's
 //! replays take minutes), and ✗ marks a cell below it.
 //!
+//! # Findings (2026-11-29, `--check`, seeds 0, 1, 2)
+//! Only today's policy, the hand batch of 4 (0.02 point above the target on zipf-0.8 at
+//! 1k: fragile) and the eviction pools with at least 2 fresh entries from a hand or 3
+//! random ones meet every target. The best trade is **a pool of 16 fed 2 entries a time
+//! by a hand**: every target met at the three seeds (smallest margin 0.22 point, P3 at
+//! 200k), 6.9 entries touched per eviction against 20, about 13 cache lines against 45;
+//! 2.9 of them find the victim (2 walked entries, 0.9 revalidating lookup), the rest is
+//! the window and ghosts' fixed part (1 ring slot, 2 ghost slots, 1 candidate lookup).
+//! S3-FIFO (with or without TinyLFU) misses P3 at 25k and 50k and the loop at every size;
+//! a pure CLOCK hand, zipf-0.8 at 1k by 0.4 point.
+//!
 //! # What "touched" counts (per insert that evicts)
 //! - **ring** and **ghost slots** read or written (the window ring's push and its
 //!   leaving slot count once; a ghost check or a ghost store count one each);
