@@ -463,12 +463,13 @@ impl<K, V> RawMap<K, V> {
     /// a random one), so a map of at most `k` entries shows every one of them, an expired
     /// one included, to the policy. `f` answers `false` for an entry it was already
     /// offered: two random probes may land on one bucket, and a bucket without a sentinel
-    /// yet is walked from its nearest ready ancestor's, whose entries its probe offers too. (Probing distinct buckets of a large table too, in an arithmetic sequence
-    /// from a random start with a random odd step, cost a point of hit ratio on zipf-0.8
-    /// at 25k entries, 37.6–37.9 against 38.6–38.8, and half a point on zipf-1; the
-    /// cause was not found.) If the probes find nothing (a map with far more buckets than
-    /// entries), it walks the list in split order from `from` instead (wrapping round
-    /// once), so that a non-empty map always shows one.
+    /// yet is walked from its nearest ready ancestor's, whose entries its probe offers
+    /// too. (Probing distinct buckets of a large table too, in an arithmetic sequence from
+    /// a random start with a random odd step, cost a point of hit ratio on zipf-0.8 at 25k
+    /// entries, 37.6–37.9 against 38.6–38.8, and half a point on zipf-1; the cause was not
+    /// found.) If the probes find nothing (a map with far more buckets than entries), it
+    /// walks the list in split order from `from` instead (wrapping round once), so that a
+    /// non-empty map always shows one.
     pub(crate) fn sample<'g, G: RawGuard>(
         &'g self,
         from: u64,
