@@ -107,8 +107,6 @@ impl<K, V> Default for Options<K, V> {
 /// loom: every probe of the sample is a few more atomic loads for the model checker to
 /// interleave, and 16 (32 probes) made the bounded models run for tens of minutes.
 const MAX_SAMPLE: usize = if crate::sync::LOOM { 2 } else { 32 };
-// `RawMap::sample` probes up to `2k` buckets through arrays of `MAX_PROBES`.
-const _: () = assert!(2 * MAX_SAMPLE <= crate::raw::MAX_PROBES);
 /// An eviction gives up after this many rounds that evicted nothing (every victim it
 /// chose was removed by someone else first, or the map showed nothing to evict).
 const MAX_FUTILE_ROUNDS: usize = 8;

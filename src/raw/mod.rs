@@ -106,10 +106,6 @@ use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
 /// 55% more per hit at 1M keys; 1 costs 8.4 more bytes per entry and ~20% per insert.)
 const LOAD_FACTOR: usize = 1;
 
-/// Buckets an eviction's sample probes at most (`sample`: `2k`; the bounded cache asks
-/// for `k` ≤ `MAX_PROBES / 2`, which it asserts at compile time).
-pub(crate) const MAX_PROBES: usize = 64;
-
 /// Probes an eviction's sample issues together (`sample`).
 const PROBE_BATCH: usize = 8;
 /// At most how many buckets one write sweeps for expired entries (it stops after the
@@ -494,7 +490,7 @@ impl<K, V> RawMap<K, V> {
         // A small table is probed bucket by bucket from a random one, a larger one at
         // random buckets.
         let small = size <= 2 * k;
-        let probes = if small { size } else { 2 * k }.min(MAX_PROBES);
+        let probes = if small { size } else { 2 * k };
         // Batches of `PROBE_BATCH` probes in three passes, so that their cache misses
         // overlap instead of following one another: the buckets (their lines fetched),
         // each bucket's first element (its line fetched), then the walks. (All `2k` probes
