@@ -804,13 +804,7 @@ fn main() {
         }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let (mut traces, notes) = hitratio::load_traces(&root, quick);
-    for n in notes {
-        eprintln!("{n}");
-    }
-    if let Some(w) = wanted {
-        traces.retain(|t| w.contains(&t.name.to_lowercase()));
-    }
+    let traces = hitratio::load_wanted(&root, quick, wanted.as_deref());
     let mut protos = protos();
     if let Some(o) = only {
         protos.retain(|(n, _)| o.iter().any(|w| n.to_lowercase().contains(w.as_str())));

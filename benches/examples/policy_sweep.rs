@@ -111,13 +111,7 @@ fn main() {
         }
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let (mut traces, notes) = hitratio::load_traces(&root, quick);
-    for n in notes {
-        eprintln!("{n}");
-    }
-    if let Some(w) = traces_wanted {
-        traces.retain(|t| w.contains(&t.name.to_lowercase()));
-    }
+    let traces = hitratio::load_wanted(&root, quick, traces_wanted.as_deref());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let (hits, _) = hitratio::replay_all(&traces, &contenders, threads);
     for (t, trace) in traces.iter().enumerate() {

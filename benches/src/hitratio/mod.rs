@@ -179,6 +179,20 @@ pub fn load_traces(workspace: &Path, quick: bool) -> (Vec<Trace>, Vec<String>) {
     (out, notes)
 }
 
+/// The streams of [`load_traces`], only those whose name (in lower case) is in `wanted` if
+/// it is given; the notes of skipped files go to stderr (the examples that replay a
+/// selection: `policy_sweep`, `evict_proto`).
+pub fn load_wanted(workspace: &Path, quick: bool, wanted: Option<&[String]>) -> Vec<Trace> {
+    let (mut traces, notes) = load_traces(workspace, quick);
+    for n in notes {
+        eprintln!("{n}");
+    }
+    if let Some(w) = wanted {
+        traces.retain(|t| w.contains(&t.name.to_lowercase()));
+    }
+    traces
+}
+
 /// Hit % of every contender at every size of every trace: `[trace][contender][size]`,
 /// and the CPU time each contender took in all. Runs on `threads` worker threads (each
 /// replay is single-threaded and independent).
