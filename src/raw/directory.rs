@@ -255,6 +255,20 @@ impl Directory {
         Some(unsafe { &*filter_at(base, segment_len(seg), off) })
     }
 
+    /// Bucket `b`'s sentinel and filter byte, if its segment exists (without allocating):
+    /// a lookup's one read of the directory's segment table.
+    #[inline]
+    pub(crate) fn slot_if_any(&self, b: usize) -> Option<(&Bucket, &AtomicU8)> {
+        let (seg, off) = locate(b);
+        // Acquire: as in `bucket`.
+        let base = self.segments[seg].load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: as in `bucket` and `filter`.
+        unsafe { Some((&*base.add(off), &*filter_at(base, segment_len(seg), off))) }
+    }
+
     /// Asks the processor to fetch bucket `b`'s line (an eviction's sample probes many
     /// buckets at once); nothing if its segment does not exist.
     #[inline]
@@ -443,9 +457,12 @@ fn segment_parts(len: usize) -> (Layout, usize) {
 /// - `base` is a segment of `len` buckets (`new_segment`), `off < len`.
 #[inline]
 unsafe fn filter_at(base: *mut Bucket, len: usize, off: usize) -> *const AtomicU8 {
-    let (_, offset) = segment_parts(len);
-    // SAFETY: caller; the filter bytes start `offset` bytes into the segment.
-    unsafe { base.byte_add(offset).cast::<AtomicU8>().add(off) }
+    // The filter bytes (alignment 1) follow the buckets without padding: the offset that
+    // `segment_parts` computes, without its overflow checks (a lookup computes this on its
+    // critical path; `segment_parts` was an out-of-line call there). Test:
+    // `filter_bytes_follow_the_buckets`.
+    // SAFETY: caller; the filter bytes start `len` buckets into the segment.
+    unsafe { base.add(len).cast::<AtomicU8>().add(off) }
 }
 
 /// The layout of a segment of `len` buckets (and their filter bytes): huge-page aligned
@@ -588,6 +605,26 @@ impl Drop for Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_bytes_follow_the_buckets() {
+        // `filter_at`'s offset against the one the segment's layout gives, for every
+        // segment of a directory of 2^12 buckets.
+        let dir = Directory::with_ready(1 << 12);
+        for b in 0..1 << 12 {
+            let (seg, off) = locate(b);
+            let base = dir.segments[seg].load(Ordering::Relaxed);
+            let (_, offset) = segment_parts(segment_len(seg));
+            let expected = base.cast::<u8>().wrapping_add(offset + off);
+            assert_eq!(
+                ptr::from_ref(dir.filter(b)).cast::<u8>(),
+                expected,
+                "bucket {b}"
+            );
+            let (bucket, filter) = dir.slot_if_any(b).expect("a ready segment");
+            assert!(ptr::eq(bucket, dir.bucket(b)) && ptr::eq(filter, dir.filter(b)));
+        }
+    }
 
     #[test]
     fn locate_covers_every_index_once() {

@@ -33,7 +33,19 @@
 //! (`--cfg ttlmap_broken_filter`: no fence and no re-read in `mark_filter`) that the
 //! stale-size model catches.
 
+use super::node::Link;
 use super::{parent, RawMap};
+
+/// What [`RawMap::probe`] found.
+pub(crate) enum Probe<'a> {
+    /// No key with the hash was in the map at some moment during the call.
+    Absent,
+    /// The bucket's filter lets the hash through; the bucket is ready at bucket count
+    /// `size`.
+    Ready { bucket: &'a Link, size: usize },
+    /// Take the general path.
+    Slow,
+}
 use crate::sync::{fence, Ordering};
 
 /// Set in a bucket's filter byte once it covers every key of the bucket's interval.
@@ -59,6 +71,43 @@ impl<K, V> RawMap<K, V> {
         let byte = self.merged_filter((hash as usize) & (size - 1));
         // Relaxed: coherence orders it after the first read.
         byte & bit(hash) != 0 || self.size.load(Ordering::Relaxed) != size
+    }
+
+    /// A lookup's fast path: one read of the directory's segment table for both the
+    /// filter byte and the sentinel of `hash`'s bucket. [`Probe::Absent`] means what a
+    /// `false` from [`may_contain`](Self::may_contain) means; [`Probe::Ready`] gives the
+    /// bucket, ready, at the bucket count read first. Never loads an element: it runs
+    /// before the lookup pins. Anything
+    /// else (a byte not valid yet, a bucket not ready, a missing segment) is
+    /// [`Probe::Slow`]: the caller takes `may_contain` and the general walk.
+    #[inline]
+    pub(crate) fn probe(&self, hash: u64) -> Probe<'_> {
+        // Acquire: as in `may_contain`.
+        let size = self.size.load(Ordering::Acquire);
+        let Some((bucket, filter)) = self.dir.slot_if_any((hash as usize) & (size - 1)) else {
+            return Probe::Slow;
+        };
+        // Relaxed: as in `merged_filter` (a valid byte covers the whole bucket).
+        let byte = filter.load(Ordering::Relaxed);
+        if byte & VALID == 0 {
+            return Probe::Slow;
+        }
+        if byte & bit(hash) == 0 {
+            // Relaxed: as in `may_contain`, whose two reads of the count these are.
+            return if self.size.load(Ordering::Relaxed) == size {
+                Probe::Absent
+            } else {
+                Probe::Slow
+            };
+        }
+        // The sentinel's successor is not kept: the caller has not pinned yet, and an
+        // element loaded before the pin may be freed before it (the walk loads it again,
+        // pinned).
+        if bucket.is_ready() {
+            Probe::Ready { bucket, size }
+        } else {
+            Probe::Slow
+        }
     }
 
     /// The bits that cover bucket `b`: the union of the bytes of `b` and its ancestors up

@@ -88,6 +88,7 @@ pub(crate) use self::cell::Cell;
 use self::counter::Counter;
 pub(crate) use self::counter::Event;
 use self::directory::Directory;
+use self::filter::Probe;
 pub(crate) use self::node::Node;
 use self::node::{
     is_marked, is_tomb, keep_ready, marked, owns_first, so_bucket, so_entry, successor,
@@ -782,16 +783,31 @@ impl<K, V> RawMap<K, V> {
         Q: Eq + ?Sized,
         G: RawGuard + 'g,
     {
-        if !self.may_contain(hash) {
-            return None;
-        }
-        self.get_walk(hash, key, now, pin())
+        // The common case reads the segment table once for the filter byte and the
+        // sentinel (`probe`); a bucket that is not valid and ready yet takes the general
+        // path.
+        let start = match self.probe(hash) {
+            Probe::Absent => return None,
+            Probe::Ready { bucket, size } => Start {
+                link: bucket,
+                own_size: size,
+            },
+            Probe::Slow => {
+                if !self.may_contain(hash) {
+                    return None;
+                }
+                self.read_start(hash)
+            }
+        };
+        self.get_walk(start, hash, key, now, pin())
     }
 
-    /// [`RawMap::get`] after the bucket filter said the key may be here: the walk.
+    /// [`RawMap::get`] after the bucket filter said the key may be here: the walk from
+    /// `start`, under `guard` (pinned before the walk's first load of an element).
     #[inline]
     fn get_walk<'g, Q, G>(
         &'g self,
+        start: Start<'g>,
         hash: u64,
         key: &Q,
         now: &mut Now<'_>,
@@ -804,7 +820,6 @@ impl<K, V> RawMap<K, V> {
     {
         let _ = guard;
         let so = so_entry(hash);
-        let start = self.read_start(hash);
         // Acquire: pairs with the Release CAS that linked the node (see `find`).
         let mut next = start.link.next.load(Ordering::Acquire);
         loop {
@@ -815,10 +830,13 @@ impl<K, V> RawMap<K, V> {
             // SAFETY: loaded under `guard` from a node reachable at some point during this
             // traversal; see `find`.
             let link = unsafe { &*cur };
-            if link.so() > so {
+            // One load of the (immutable) split-order key: entries' keys are odd and
+            // `so` is, so equal keys mean an entry.
+            let link_so = link.so();
+            if link_so > so {
                 return None;
             }
-            if link.so() == so && link.is_entry() {
+            if link_so == so {
                 // SAFETY: an entry's link starts a live `Node`.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
                 if node.key.borrow() == key {
