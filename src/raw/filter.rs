@@ -53,10 +53,11 @@ pub(crate) const VALID: u8 = 0x80;
 
 /// The bit of a key with hash `hash` in a filter byte: one of seven, from hash bits 32 to
 /// 62 (bucket indices use the low bits; bit 63 is not kept by the split-order key, from
-/// which `shrink_to_fit` recomputes the bits).
+/// which `shrink_to_fit` recomputes the bits). Those 31 bits scaled to 0..7 by a multiply
+/// and a shift (a lookup computes this on its path; `% 7` took three more instructions).
 #[inline]
 pub(crate) fn bit(hash: u64) -> u8 {
-    1 << (((hash >> 32) as u32 & 0x7fff_ffff) % 7)
+    1 << (((hash >> 32) & 0x7fff_ffff) * 7 >> 31)
 }
 
 impl<K, V> RawMap<K, V> {
@@ -193,5 +194,34 @@ impl<K, V> RawMap<K, V> {
         // that use the bucket; lookups that use the byte before then see it or an older
         // value (not valid: they merge it with the bytes above, up to a valid one).
         self.dir.filter(b).fetch_or(inherited, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_bit_is_one_of_seven_and_never_valid() {
+        let mut seen = [0u32; 8];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..70_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b = bit(x);
+            assert_eq!(b.count_ones(), 1);
+            assert_eq!(b & VALID, 0);
+            seen[b.trailing_zeros() as usize] += 1;
+        }
+        // Uniform over the seven: 10,000 each, within 5 %.
+        for (i, &n) in seen[..7].iter().enumerate() {
+            assert!((9_500..=10_500).contains(&n), "bit {i}: {n} of 70,000");
+        }
+        // The extremes of the 31 bits used map to the first and the last bit.
+        assert_eq!(bit(0), 1);
+        assert_eq!(bit(0x7fff_ffff << 32), 1 << 6);
+        // Bit 63 (not kept by the split-order key) changes nothing.
+        assert_eq!(bit(x | 1 << 63), bit(x & !(1 << 63)));
     }
 }
