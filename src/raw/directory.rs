@@ -284,6 +284,22 @@ impl Directory {
         }
     }
 
+    /// Asks the processor to fetch bucket `b`'s filter byte (an insert writes it after
+    /// its walk); nothing if its segment does not exist.
+    #[inline]
+    pub(crate) fn prefetch_filter(&self, b: usize) {
+        if crate::sync::LOOM {
+            return;
+        }
+        let (seg, off) = locate(b);
+        // Relaxed: only an address for a hint; `mark_filter` reads the byte itself.
+        let base = self.segments[seg].load(Ordering::Relaxed);
+        if !base.is_null() {
+            // SAFETY: as in `filter`; nothing is dereferenced here.
+            crate::sync::prefetch(unsafe { filter_at(base, segment_len(seg), off) });
+        }
+    }
+
     /// Bucket `b` if it is ready, without allocating.
     #[inline]
     pub(crate) fn ready_bucket(&self, b: usize) -> Option<&Link> {

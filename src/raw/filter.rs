@@ -137,6 +137,17 @@ impl<K, V> RawMap<K, V> {
         }
     }
 
+    /// Asks the processor to fetch the filter byte of `hash`'s bucket: an insert calls it
+    /// before its walk, so that the miss of [`mark_filter`](Self::mark_filter), after the
+    /// walk, overlaps the walk's (it was a quarter of an insert's stalls in the exchange
+    /// mix, `perf annotate`).
+    #[inline]
+    pub(crate) fn prefetch_filter(&self, hash: u64) {
+        // Relaxed: only an address for a hint.
+        let size = self.size.load(Ordering::Relaxed);
+        self.dir.prefetch_filter((hash as usize) & (size - 1));
+    }
+
     /// Sets the bit of `hash` in its bucket's filter byte at the bucket count `size` and
     /// at every count up to the current one, before an insert links a node with that hash.
     pub(crate) fn mark_filter(&self, hash: u64, mut size: usize) {

@@ -866,6 +866,7 @@ impl<K, V> RawMap<K, V> {
     {
         let deadline = cell.deadline();
         let so = so_entry(hash);
+        self.prefetch_filter(hash);
         let start = self.start(hash, guard);
         let mut pending = Pending::new(key, cell);
         let result = loop {
