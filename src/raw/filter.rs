@@ -57,7 +57,7 @@ pub(crate) const VALID: u8 = 0x80;
 /// and a shift (a lookup computes this on its path; `% 7` took three more instructions).
 #[inline]
 pub(crate) fn bit(hash: u64) -> u8 {
-    1 << (((hash >> 32) & 0x7fff_ffff) * 7 >> 31)
+    1 << ((((hash >> 32) & 0x7fff_ffff) * 7) >> 31)
 }
 
 impl<K, V> RawMap<K, V> {
