@@ -160,6 +160,15 @@ pub fn mapped_bytes() -> usize {
     raw::mapped_bytes()
 }
 
+/// The bucket filter's key bits for `hash` (`raw/filter.rs`), for loom models that pick
+/// keys whose bits differ and must notice if a change to the filter makes them coincide.
+/// Not part of the API; loom builds only.
+#[cfg(ttlmap_loom)]
+#[doc(hidden)]
+pub fn filter_mask(hash: u64) -> u16 {
+    raw::filter_mask(hash)
+}
+
 /// The README's examples are compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

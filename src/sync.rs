@@ -5,14 +5,14 @@
 //! are `std`'s. Nothing else in the crate names `std::sync::atomic` directly.
 
 #[cfg(all(ttlmap_loom, feature = "loom"))]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize};
 #[cfg(all(ttlmap_loom, feature = "loom"))]
 pub(crate) use loom::sync::{atomic::fence, Condvar, Mutex, MutexGuard};
 #[cfg(all(ttlmap_loom, feature = "loom"))]
 pub(crate) use loom::thread::ThreadId;
 
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU16, AtomicU64, AtomicUsize};
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]
 pub(crate) use std::sync::{atomic::fence, Condvar, Mutex, MutexGuard};
 #[cfg(not(all(ttlmap_loom, feature = "loom")))]

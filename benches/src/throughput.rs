@@ -256,7 +256,7 @@ pub fn run(cfg: &Config, charts: &Charts) -> Section {
          chain, a CAS to link, mark and unlink, a deferred free) and drops the rest: no TTL \
          (32-byte nodes instead of 48), no length counter, no growth (all buckets linked up \
          front), values updated in place. It is the ceiling of *that layout*, not of split \
-         ordering: it has no bucket filter, so ttlmap, which reads a one-byte filter per \
+         ordering: it has no bucket filter, so ttlmap, which reads a 16-bit filter word per \
          bucket before the directory, can pass it on lookups that miss (*ttlmap / {floor}* \
          above 1×).",
         floor = Floor::NAME,

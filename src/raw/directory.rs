@@ -25,7 +25,7 @@
 //! `mmap`/`munmap` calls contend on the process's address-space lock, and in one of six
 //! traced growths both threads slept on it inside an insert, for 5 and 9 ms.
 //!
-//! Next to its buckets, a segment holds one filter byte per bucket (`filter.rs`): a
+//! Next to its buckets, a segment holds one filter word per bucket (`filter.rs`): a
 //! summary of the keys in the bucket's interval that lets a lookup of an absent key end
 //! before it touches the sentinel.
 //!
@@ -38,8 +38,9 @@
 use std::alloc::{self, Layout};
 use std::ptr;
 
+use super::filter::AtomicFilter;
 use super::node::{end, has_ready, so_bucket, untagged, Link, END, READY, SENT};
-use crate::sync::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
 /// Number of segments: enough for every bucket index below 2^63.
 const SEGMENTS: usize = 64;
@@ -194,7 +195,7 @@ impl Directory {
             // hash's low 63 bits are the split-order key's, reversed.
             let hash = e.so().reverse_bits();
             dir.filter((hash as usize) & (n - 1))
-                .fetch_or(super::filter::bit(hash), Ordering::Relaxed);
+                .fetch_or(super::filter::mask(hash), Ordering::Relaxed);
             prev = e;
         }
         dir
@@ -229,22 +230,22 @@ impl Directory {
         unsafe { &*base.add(off) }
     }
 
-    /// The filter byte of bucket `b`, allocating its segment if needed.
+    /// The filter word of bucket `b`, allocating its segment if needed.
     #[inline]
-    pub(crate) fn filter(&self, b: usize) -> &AtomicU8 {
+    pub(crate) fn filter(&self, b: usize) -> &AtomicFilter {
         let (seg, off) = locate(b);
         // Acquire: as in `bucket`.
         let mut base = self.segments[seg].load(Ordering::Acquire);
         if base.is_null() {
             base = self.alloc_segment(seg);
         }
-        // SAFETY: as in `bucket`; the filter bytes follow the buckets (`segment_layout`).
+        // SAFETY: as in `bucket`; the filter words follow the buckets (`segment_layout`).
         unsafe { &*filter_at(base, segment_len(seg), off) }
     }
 
-    /// The filter byte of bucket `b`, if its segment exists (without allocating).
+    /// The filter word of bucket `b`, if its segment exists (without allocating).
     #[inline]
-    pub(crate) fn filter_if_any(&self, b: usize) -> Option<&AtomicU8> {
+    pub(crate) fn filter_if_any(&self, b: usize) -> Option<&AtomicFilter> {
         let (seg, off) = locate(b);
         // Acquire: as in `bucket`.
         let base = self.segments[seg].load(Ordering::Acquire);
@@ -255,10 +256,10 @@ impl Directory {
         Some(unsafe { &*filter_at(base, segment_len(seg), off) })
     }
 
-    /// Bucket `b`'s sentinel and filter byte, if its segment exists (without allocating):
+    /// Bucket `b`'s sentinel and filter word, if its segment exists (without allocating):
     /// a lookup's one read of the directory's segment table.
     #[inline]
-    pub(crate) fn slot_if_any(&self, b: usize) -> Option<(&Bucket, &AtomicU8)> {
+    pub(crate) fn slot_if_any(&self, b: usize) -> Option<(&Bucket, &AtomicFilter)> {
         let (seg, off) = locate(b);
         // Acquire: as in `bucket`.
         let base = self.segments[seg].load(Ordering::Acquire);
@@ -284,7 +285,7 @@ impl Directory {
         }
     }
 
-    /// Asks the processor to fetch bucket `b`'s filter byte (an insert writes it after
+    /// Asks the processor to fetch bucket `b`'s filter word (an insert writes it after
     /// its walk); nothing if its segment does not exist.
     #[inline]
     pub(crate) fn prefetch_filter(&self, b: usize) {
@@ -292,7 +293,7 @@ impl Directory {
             return;
         }
         let (seg, off) = locate(b);
-        // Relaxed: only an address for a hint; `mark_filter` reads the byte itself.
+        // Relaxed: only an address for a hint; `mark_filter` reads the word itself.
         let base = self.segments[seg].load(Ordering::Relaxed);
         if !base.is_null() {
             // SAFETY: as in `filter`; nothing is dereferenced here.
@@ -458,30 +459,34 @@ impl Link {
 /// runs out of three; latency section of the comparison binary).
 const HUGE_PAGE: usize = 2 << 20;
 
-/// The layout of a segment of `len` buckets followed by their `len` filter bytes, and the
-/// offset of the filter bytes.
+/// The layout of a segment of `len` buckets followed by their `len` filter words, and the
+/// offset of the filter words.
 fn segment_parts(len: usize) -> (Layout, usize) {
     let buckets = Layout::array::<Bucket>(len).expect("segment size overflow");
-    let filters = Layout::array::<AtomicU8>(len).expect("segment size overflow");
+    let filters = Layout::array::<AtomicFilter>(len).expect("segment size overflow");
     let (layout, offset) = buckets.extend(filters).expect("segment size overflow");
     (layout.pad_to_align(), offset)
 }
 
-/// The filter byte at offset `off` of the segment at `base` of `len` buckets.
+// `filter_at` puts the filter words right after the buckets: their alignment must divide
+// a bucket's size (it does under loom too, whose atomics are larger).
+const _: () = assert!(std::mem::size_of::<Bucket>() % std::mem::align_of::<AtomicFilter>() == 0);
+
+/// The filter word at offset `off` of the segment at `base` of `len` buckets.
 ///
 /// # Safety
 /// - `base` is a segment of `len` buckets (`new_segment`), `off < len`.
 #[inline]
-unsafe fn filter_at(base: *mut Bucket, len: usize, off: usize) -> *const AtomicU8 {
-    // The filter bytes (alignment 1) follow the buckets without padding: the offset that
-    // `segment_parts` computes, without its overflow checks (a lookup computes this on its
-    // critical path; `segment_parts` was an out-of-line call there). Test:
-    // `filter_bytes_follow_the_buckets`.
-    // SAFETY: caller; the filter bytes start `len` buckets into the segment.
-    unsafe { base.add(len).cast::<AtomicU8>().add(off) }
+unsafe fn filter_at(base: *mut Bucket, len: usize, off: usize) -> *const AtomicFilter {
+    // The filter words (alignment 2, which a bucket's 16 bytes keep) follow the buckets
+    // without padding: the offset that `segment_parts` computes, without its overflow
+    // checks (a lookup computes this on its critical path; `segment_parts` was an
+    // out-of-line call there). Test: `filter_words_follow_the_buckets`.
+    // SAFETY: caller; the filter words start `len` buckets into the segment.
+    unsafe { base.add(len).cast::<AtomicFilter>().add(off) }
 }
 
-/// The layout of a segment of `len` buckets (and their filter bytes): huge-page aligned
+/// The layout of a segment of `len` buckets (and their filter words): huge-page aligned
 /// from `HUGE_PAGE` bytes on if `huge` is asked for (Linux only; smaller segments keep
 /// their plain layout).
 fn segment_layout(len: usize, huge: bool) -> Layout {
@@ -538,8 +543,12 @@ fn new_segment(_seg: usize, len: usize, huge: bool) -> *mut Bucket {
             sentinel.next.store(ptr::null_mut(), Ordering::Relaxed);
             // SAFETY: `i < len`, inside the fresh allocation; nobody else can see it yet.
             unsafe { base.add(i).write(sentinel) };
-            // SAFETY: as above, in the filter bytes.
-            unsafe { filter_at(base, len, i).cast_mut().write(AtomicU8::new(0)) };
+            // SAFETY: as above, in the filter words.
+            unsafe {
+                filter_at(base, len, i)
+                    .cast_mut()
+                    .write(AtomicFilter::new(0))
+            };
         }
         return base;
     }
@@ -623,7 +632,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filter_bytes_follow_the_buckets() {
+    fn filter_words_follow_the_buckets() {
         // `filter_at`'s offset against the one the segment's layout gives, for every
         // segment of a directory of 2^12 buckets.
         let dir = Directory::with_ready(1 << 12);
@@ -631,7 +640,9 @@ mod tests {
             let (seg, off) = locate(b);
             let base = dir.segments[seg].load(Ordering::Relaxed);
             let (_, offset) = segment_parts(segment_len(seg));
-            let expected = base.cast::<u8>().wrapping_add(offset + off);
+            let expected = base
+                .cast::<u8>()
+                .wrapping_add(offset + off * std::mem::size_of::<AtomicFilter>());
             assert_eq!(
                 ptr::from_ref(dir.filter(b)).cast::<u8>(),
                 expected,

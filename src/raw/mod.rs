@@ -72,6 +72,8 @@ mod counter;
 mod directory;
 #[cfg(feature = "bench-internals")]
 pub(crate) use directory::mapped_bytes;
+#[cfg(ttlmap_loom)]
+pub(crate) use filter::mask as filter_mask;
 mod expiry;
 mod filter;
 mod node;
