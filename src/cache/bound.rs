@@ -43,7 +43,7 @@ use crossbeam_utils::CachePadded;
 use super::events;
 use super::policy::Ranker;
 use super::pool::{self, Pool, Pooled, Pools};
-use super::{Choice, Config, Policy, Sampled};
+use super::{Choice, Config, Meta, Policy, Sampled};
 use crate::raw::{Cell, Node, Now, RawMap};
 use crate::reclaim::RawGuard;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
@@ -400,26 +400,45 @@ impl<K, V> Bound<K, V> {
         guard: &G,
     ) -> Option<bool> {
         let policy = &e.policy;
+        // A table of at most `2k` buckets samples (every bucket): checked first, with one
+        // load of the bucket count (a walk of no bucket), before the pool and the hand.
+        let small = 2 * k;
+        raw.walk_buckets(0, 0, small, now, guard, |_, _, _| {})?;
         let mut pool = e.pools.try_lock()?;
         let rank = policy.ranker();
-        // Under loom the pool runs at every size, so that the models (of a few buckets)
-        // explore it.
-        let small = if crate::sync::LOOM { 0 } else { 2 * k };
         let mut fresh = 0;
         let mut expired = None;
         for _ in 0..pool::MAX_CLAIMS {
             let (from, n) = e.pools.claim();
-            let mut found = 0;
+            // The stretch's entries, scored once the walk is over: their sketch lines are
+            // fetched meanwhile (a stretch rarely holds more than `WALK_BUFFER`; the rest
+            // are offered one by one).
+            let mut seen = [(0u64, Meta::default()); WALK_BUFFER];
+            let (mut found, mut buffered) = (0, 0);
             raw.walk_buckets(from, n, small, now, guard, |node, cell, is_expired| {
                 found += 1;
                 if is_expired {
                     expired.get_or_insert((node, cell));
                     return;
                 }
-                let hash = policy_hash_of(node);
-                let score = policy.score(hash, node.meta.load());
-                pool.offer(Pooled { hash, score }, &rank);
+                let (hash, meta) = (policy_hash_of(node), node.meta.load());
+                if let Some(slot) = seen.get_mut(buffered) {
+                    policy.prefetch(hash);
+                    *slot = (hash, meta);
+                    buffered += 1;
+                } else {
+                    let score = policy.score(hash, meta);
+                    pool.feed(&[Pooled { hash, score }], &rank);
+                }
             })?;
+            let mut batch = [Pooled::default(); WALK_BUFFER];
+            for (f, &(hash, meta)) in batch.iter_mut().zip(&seen[..buffered]) {
+                *f = Pooled {
+                    hash,
+                    score: policy.score(hash, meta),
+                };
+            }
+            pool.feed(&batch[..buffered], &rank);
             e.pools.adapt(n, found);
             fresh += found;
             if fresh >= pool::FRESH || expired.is_some() {
@@ -632,6 +651,13 @@ struct Evictor {
     pools: Pools,
 }
 
+/// A victim for main: the entry, its current cell, whether it expired, and its index in
+/// the pool (`None`: not pooled).
+type Victim<'g, K, V> = (&'g Node<K, V>, &'g Cell<V>, bool, Option<usize>);
+
+/// Entries of a hand's stretch whose scoring waits for their sketch lines (`evict_pooled`).
+const WALK_BUFFER: usize = 16;
+
 /// Re-checks of a pooled entry's word per eviction: the prototype's bound
 /// (`evict_proto.rs`); past it the entry last re-scored is taken as it is.
 const MAX_RESCORES: usize = 4;
@@ -649,7 +675,7 @@ fn pick<'g, K, V, G: RawGuard>(
     rank: &Ranker,
     now: &mut Now<'_>,
     guard: &'g G,
-) -> Option<(&'g Node<K, V>, &'g Cell<V>, bool, Option<usize>)> {
+) -> Option<Victim<'g, K, V>> {
     let mut tries = 0;
     loop {
         let i = pool.best(rank)?;

@@ -442,11 +442,12 @@ impl Ranker {
     }
 
     /// The key `main_victim` orders by (the smallest goes first): the class, then the
-    /// frequency, then the oldest.
+    /// frequency, then the oldest, packed into one word (class above bit 40, frequency in
+    /// bits 32–39, `STAMP_MASK - age` in the 29 bits below).
     #[inline]
-    pub(crate) fn rank(&self, s: Score) -> (u8, u8, u64) {
+    pub(crate) fn rank(&self, s: Score) -> u64 {
         let age = s.meta.age(self.now);
-        (self.class(s.meta, age), s.freq, STAMP_MASK - age)
+        u64::from(self.class(s.meta, age)) << 40 | u64::from(s.freq) << 32 | (STAMP_MASK - age)
     }
 }
 

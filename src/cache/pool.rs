@@ -55,6 +55,8 @@ pub(crate) const MAX_CLAIMS: usize = 4;
 /// claims of 8 find some.
 const MIN_STRETCH: usize = 1;
 const MAX_STRETCH: usize = 8;
+/// The stretch under loom, fixed: half a model's table of 8 buckets.
+const LOOM_STRETCH: usize = 4;
 
 /// A pooled entry: its hash (as the policy knows it) and its score when last seen.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -82,21 +84,30 @@ impl Pool {
         &self.entries[..self.len]
     }
 
-    /// Offers `p`: it replaces an entry of the same hash, else takes a free place, else
-    /// the worst entry's if it ranks before it.
-    pub(crate) fn offer(&mut self, p: Pooled, r: &Ranker) {
-        if let Some(i) = self.position(p.hash) {
+    /// Offers each of `fresh`: it replaces an entry of the same hash, else takes a free
+    /// place, else the worst entry's if it ranks before it. (The pool's ranks are computed
+    /// once per call.)
+    pub(crate) fn feed(&mut self, fresh: &[Pooled], r: &Ranker) {
+        let mut ranks = [0u64; POOL];
+        for (k, e) in ranks.iter_mut().zip(self.entries()) {
+            *k = r.rank(e.score);
+        }
+        for &p in fresh {
+            let k = r.rank(p.score);
+            let i = if let Some(i) = self.position(p.hash) {
+                i
+            } else if self.len < POOL {
+                self.len += 1;
+                self.len - 1
+            } else {
+                let worst = (0..POOL).max_by_key(|&i| ranks[i]).expect("a full pool");
+                if k >= ranks[worst] {
+                    continue;
+                }
+                worst
+            };
             self.entries[i] = p;
-        } else if self.len < POOL {
-            self.entries[self.len] = p;
-            self.len += 1;
-        } else {
-            let worst = (0..POOL)
-                .max_by_key(|&i| r.rank(self.entries[i].score))
-                .expect("a full pool");
-            if r.rank(p.score) < r.rank(self.entries[worst].score) {
-                self.entries[worst] = p;
-            }
+            ranks[i] = k;
         }
     }
 
@@ -144,7 +155,7 @@ impl Pools {
         Pools {
             shards: std::array::from_fn(|_| CachePadded::new(Mutex::new(Pool::new()))),
             hand: CachePadded::new(AtomicUsize::new(0)),
-            stretch: AtomicUsize::new(if LOOM { MAX_STRETCH } else { FRESH }),
+            stretch: AtomicUsize::new(FRESH),
         }
     }
 
@@ -163,8 +174,14 @@ impl Pools {
     /// Claims the next stretch of the hand: its first bucket (to be taken modulo the
     /// bucket count) and its length.
     pub(crate) fn claim(&self) -> (usize, usize) {
-        // Relaxed: a hint (any length is correct).
-        let n = self.stretch.load(Ordering::Relaxed);
+        // Under loom, a fixed stretch (the models' tables have a few buckets): two atomic
+        // accesses fewer per claim for the model checker to interleave.
+        let n = if LOOM {
+            LOOM_STRETCH
+        } else {
+            // Relaxed: a hint (any length is correct).
+            self.stretch.load(Ordering::Relaxed)
+        };
         // Relaxed: the RMW alone makes concurrent claims disjoint; nothing is published
         // through the hand (the buckets are read under the guard, with their own
         // orderings).
@@ -174,7 +191,9 @@ impl Pools {
     /// A stretch of `n` buckets held `found` entries: lengthens or shortens the next ones
     /// by one bucket towards [`FRESH`] entries.
     pub(crate) fn adapt(&self, n: usize, found: usize) {
-        let next = if found < FRESH {
+        let next = if LOOM {
+            return;
+        } else if found < FRESH {
             n + 1
         } else if found > 2 * FRESH {
             n - 1
@@ -209,16 +228,15 @@ mod tests {
                 freq,
             },
         };
-        for h in 0..POOL as u64 {
-            pool.offer(at(h, 2 + h as u8), &r);
-        }
+        let fresh: Vec<Pooled> = (0..POOL as u64).map(|h| at(h, 2 + h as u8)).collect();
+        pool.feed(&fresh, &r);
         assert_eq!(pool.entries().len(), POOL);
-        pool.offer(at(100, 18), &r); // worse than all: not taken
+        pool.feed(&[at(100, 18)], &r); // worse than all: not taken
         assert!(pool.entries().iter().all(|p| p.hash != 100));
-        pool.offer(at(101, 1), &r); // better than the worst (hash 15): replaces it
+        pool.feed(&[at(101, 1)], &r); // better than the worst (hash 15): replaces it
         assert!(pool.entries().iter().all(|p| p.hash != 15));
         assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 101);
-        pool.offer(at(101, 9), &r); // the same hash re-scored, in place
+        pool.feed(&[at(101, 9)], &r); // the same hash re-scored, in place
         assert_eq!(pool.entries().iter().filter(|p| p.hash == 101).count(), 1);
         assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 0);
         pool.remove_hash(0);
