@@ -576,3 +576,76 @@ fn get_or_load_counts_one_hit_or_miss_per_call() {
     let s = map.stats();
     assert_eq!((s.hits, s.misses, s.inserts), (1, 2, 1));
 }
+
+/// The eviction pool (`src/cache/pool.rs`) keeps hashes of entries it saw, which may be
+/// removed or replaced before an eviction picks them: a gone one must be dropped (not
+/// picked forever, which would make every eviction futile and the bound give way), a
+/// replaced one names its new value. Each round fills a map of 2,000 entries (a table of
+/// more than 32 buckets, where the pool runs) past its bound, then removes three entries
+/// in four and replaces half of the rest, so that most pooled hashes are gone when the
+/// next round evicts. A model of the map checks every listener call: an evicted entry is
+/// present, with its current value, and reported once.
+#[test]
+fn pooled_entries_that_were_removed_or_replaced_are_never_evicted_wrongly() {
+    const CAP: u64 = 2000;
+    let log = Log::default();
+    let map = HashMap::builder()
+        .max_capacity(CAP)
+        .eviction_listener(logging(&log))
+        .build();
+    let mut model = std::collections::HashMap::new();
+    // Applies the listener's calls since the last check to the model: each eviction must
+    // name an entry of the model with its value; any other call must be `other`, the
+    // operation's own (then applied to the model by the caller). Then compares lengths.
+    let check = |model: &mut std::collections::HashMap<u64, u64>,
+                 other: Option<(u64, u64, RemovalCause)>| {
+        let mut others = Vec::new();
+        for (k, v, cause) in log.lock().unwrap().drain(..) {
+            if cause == RemovalCause::Size {
+                assert_eq!(
+                    model.remove(&k),
+                    Some(v),
+                    "evicted {k} = {v}: not in the map"
+                );
+            } else {
+                others.push((k, v, cause));
+            }
+        }
+        assert_eq!(others, Vec::from_iter(other));
+        assert!(map.len() as u64 <= CAP, "len {}", map.len());
+    };
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next_key = 0u64;
+    for round in 0..8 {
+        for _ in 0..CAP + 500 {
+            let k = next_key;
+            next_key += 1;
+            map.pin().insert(k, k);
+            model.insert(k, k);
+            check(&mut model, None);
+            assert_eq!(map.len(), model.len());
+        }
+        let mut keys: Vec<u64> = model.keys().copied().collect();
+        keys.sort_unstable();
+        for k in keys {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let v = model[&k];
+            if rng % 4 != 0 {
+                assert_eq!(map.pin().remove(&k), Some(&v), "round {round}");
+                check(&mut model, Some((k, v, RemovalCause::Explicit)));
+                model.remove(&k);
+            } else if rng % 8 == 0 {
+                map.pin().insert(k, v + 1);
+                check(&mut model, Some((k, v, RemovalCause::Replaced)));
+                model.insert(k, v + 1);
+            }
+            assert_eq!(map.len(), model.len());
+        }
+    }
+    let m = map.pin();
+    for (k, v) in &model {
+        assert_eq!(m.get(k), Some(v));
+    }
+}

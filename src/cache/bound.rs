@@ -41,7 +41,9 @@ use std::sync::Arc;
 use crossbeam_utils::CachePadded;
 
 use super::events;
-use super::{Choice, Config, Policy, Sampled};
+use super::policy::Ranker;
+use super::pool::{self, Pool, Pooled, Pools};
+use super::{Choice, Config, Meta, Policy, Sampled};
 use crate::raw::{Cell, Node, Now, RawMap};
 use crate::reclaim::RawGuard;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
@@ -123,9 +125,9 @@ pub(crate) struct Bound<K, V> {
     listener: Option<Listener<K, V>>,
     /// Whether hits and misses are counted.
     pub(crate) record_stats: bool,
-    /// The policy, created once the map first holds `1 / POLICY_AT` of its capacity;
-    /// never replaced before the map is dropped.
-    policy: AtomicPtr<Policy>,
+    /// The policy and the eviction pools, created once the map first holds
+    /// `1 / POLICY_AT` of its capacity; never replaced before the map is dropped.
+    policy: AtomicPtr<Evictor>,
 }
 
 impl<K, V> Bound<K, V> {
@@ -201,6 +203,12 @@ impl<K, V> Bound<K, V> {
     /// The policy, if the map has held `1 / POLICY_AT` of its capacity once.
     #[inline]
     pub(crate) fn policy(&self) -> Option<&Policy> {
+        self.evictor().map(|e| &e.policy)
+    }
+
+    /// The policy and the pools, if the map has held `1 / POLICY_AT` of its capacity once.
+    #[inline]
+    fn evictor(&self) -> Option<&Evictor> {
         // Acquire: pairs with the Release CAS that published the policy.
         let p = self.policy.load(Ordering::Acquire);
         // SAFETY: a published policy is never freed before the map (`Drop`).
@@ -356,8 +364,8 @@ impl<K, V> Bound<K, V> {
         }
     }
 
-    /// Chooses a victim (the window's candidate or a sampled entry) and removes it.
-    /// `false` if nothing was removed.
+    /// Chooses a victim (the window's candidate, or main's victim from the pool or a
+    /// sample) and removes it. `false` if nothing was removed.
     fn evict_one<G: RawGuard>(
         &self,
         raw: &RawMap<K, V>,
@@ -368,10 +376,123 @@ impl<K, V> Bound<K, V> {
         // `enforce` evicts only over the capacity, hence over `cap / POLICY_AT`, where it has
         // made sure the policy exists (its creation never fails: a lost race leaves the
         // winner's).
-        let policy = self
-            .policy()
+        let e = self
+            .evictor()
             .expect("enforce creates the policy before it evicts");
-        let k = policy.config().sample.clamp(1, MAX_SAMPLE);
+        let k = e.policy.config().sample.clamp(1, MAX_SAMPLE);
+        if let Some(done) = self.evict_pooled(raw, e, k, candidate, now, guard) {
+            return done;
+        }
+        self.evict_sampled(raw, &e.policy, k, candidate, now, guard)
+    }
+
+    /// [`evict_one`](Self::evict_one) with main's victim taken from the calling thread's
+    /// pool, fed by the hand (`pool.rs`). `None` (nothing done) when the table has at most
+    /// `2k` buckets (the sample then shows every entry), when another thread holds the
+    /// pool, or when the hand and the pool found nothing: the caller samples instead.
+    fn evict_pooled<G: RawGuard>(
+        &self,
+        raw: &RawMap<K, V>,
+        e: &Evictor,
+        k: usize,
+        candidate: Option<u64>,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> Option<bool> {
+        let policy = &e.policy;
+        // A table of at most `2k` buckets samples (every bucket): checked first, with one
+        // load of the bucket count (a walk of no bucket), before the pool and the hand.
+        let small = 2 * k;
+        raw.walk_buckets(0, 0, small, now, guard, |_, _, _| {})?;
+        let mut pool = e.pools.try_lock()?;
+        let rank = policy.ranker();
+        let mut fresh = 0;
+        let mut expired = None;
+        for _ in 0..pool::MAX_CLAIMS {
+            let (from, n) = e.pools.claim();
+            // The stretch's entries, scored once the walk is over: their sketch lines are
+            // fetched meanwhile (a stretch rarely holds more than `WALK_BUFFER`; the rest
+            // are offered one by one).
+            let mut seen = [(0u64, Meta::default()); WALK_BUFFER];
+            let (mut found, mut buffered) = (0, 0);
+            raw.walk_buckets(from, n, small, now, guard, |node, cell, is_expired| {
+                found += 1;
+                if is_expired {
+                    expired.get_or_insert((node, cell));
+                    return;
+                }
+                let (hash, meta) = (policy_hash_of(node), node.meta.load());
+                if let Some(slot) = seen.get_mut(buffered) {
+                    policy.prefetch(hash);
+                    *slot = (hash, meta);
+                    buffered += 1;
+                } else {
+                    let score = policy.score(hash, meta);
+                    pool.feed(&[Pooled { hash, score }], &rank);
+                }
+            })?;
+            let mut batch = [Pooled::default(); WALK_BUFFER];
+            for (f, &(hash, meta)) in batch.iter_mut().zip(&seen[..buffered]) {
+                *f = Pooled {
+                    hash,
+                    score: policy.score(hash, meta),
+                };
+            }
+            pool.feed(&batch[..buffered], &rank);
+            e.pools.adapt(n, found);
+            fresh += found;
+            if fresh >= pool::FRESH || expired.is_some() {
+                break;
+            }
+        }
+        let cand = candidate.and_then(|h| raw.find_hash(h, now, guard));
+        let cand_sampled = cand.map(|(node, _, expired)| Sampled {
+            hash: policy_hash_of(node),
+            meta: &node.meta,
+            expired,
+        });
+        // An expired entry goes first (the candidate, if it expired too, as the policy
+        // says).
+        let victim = match expired {
+            Some((node, cell)) => Some((node, cell, true, None)),
+            None => pick(&mut pool, raw, policy, &rank, now, guard),
+        };
+        let (node, cell, expired, at) = victim?;
+        let sample = [Sampled {
+            hash: policy_hash_of(node),
+            meta: &node.meta,
+            expired,
+        }];
+        let (node, cell) = match policy.choose_victim(cand_sampled.as_ref(), &sample) {
+            Some(Choice::Sampled(_)) => {
+                if let Some(i) = at {
+                    pool.remove(i);
+                }
+                (node, cell)
+            }
+            Some(Choice::Candidate) => match cand {
+                Some((node, cell, _)) => {
+                    pool.remove_hash(policy_hash_of(node));
+                    (node, cell)
+                }
+                None => return Some(false),
+            },
+            None => return Some(false),
+        };
+        drop(pool);
+        Some(self.evict(raw, node, cell, now, guard))
+    }
+
+    /// [`evict_one`](Self::evict_one) with main's victim chosen among `k` random entries.
+    fn evict_sampled<G: RawGuard>(
+        &self,
+        raw: &RawMap<K, V>,
+        policy: &Policy,
+        k: usize,
+        candidate: Option<u64>,
+        now: &mut Now<'_>,
+        guard: &G,
+    ) -> bool {
         let mut entries: Vec<(&Node<K, V>, &Cell<V>)> = Vec::with_capacity(k);
         let mut sample: Vec<Sampled<'_>> = Vec::with_capacity(k);
         raw.sample(random(), k, now, guard, |node, cell, expired| {
@@ -443,10 +564,10 @@ impl<K, V> Bound<K, V> {
         } else {
             cap
         };
-        let p = Box::into_raw(Box::new(Policy::new(
-            entries.clamp(16, MAX_POLICY_ENTRIES),
-            Config::default(),
-        )));
+        let p = Box::into_raw(Box::new(Evictor {
+            policy: Policy::new(entries.clamp(16, MAX_POLICY_ENTRIES), Config::default()),
+            pools: Pools::new(),
+        }));
         // Release: publishes the policy (pairs with the Acquire in `policy`). Relaxed on
         // failure: another thread's policy won, ours is freed unseen.
         if self
@@ -461,7 +582,10 @@ impl<K, V> Bound<K, V> {
 
     /// Bytes the policy owns (for `Stats::heap_bytes`).
     pub(crate) fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.policy().map_or(0, Policy::bytes)
+        std::mem::size_of::<Self>()
+            + self
+                .evictor()
+                .map_or(0, |e| e.policy.bytes() + e.pools.bytes())
     }
 }
 
@@ -518,6 +642,61 @@ fn policy_hash(hash: u64) -> u64 {
 #[inline]
 fn policy_hash_of<K, V>(node: &Node<K, V>) -> u64 {
     node.link.so().reverse_bits()
+}
+
+/// The policy and the eviction pools of a map, allocated together when the map first
+/// holds `1 / POLICY_AT` of its capacity.
+struct Evictor {
+    policy: Policy,
+    pools: Pools,
+}
+
+/// A victim for main: the entry, its current cell, whether it expired, and its index in
+/// the pool (`None`: not pooled).
+type Victim<'g, K, V> = (&'g Node<K, V>, &'g Cell<V>, bool, Option<usize>);
+
+/// Entries of a hand's stretch whose scoring waits for their sketch lines (`evict_pooled`).
+const WALK_BUFFER: usize = 16;
+
+/// Re-checks of a pooled entry's word per eviction: the prototype's bound
+/// (`evict_proto.rs`); past it the entry last re-scored is taken as it is.
+const MAX_RESCORES: usize = 4;
+
+/// A pooled entry found again by its hash (the best one in `pool`, with its index), with
+/// its current cell and whether it expired; `None` if every pooled entry is gone.
+///
+/// The best entry's word is re-read: if it changed since it was scored (a hit refreshed
+/// or protected it), it is re-scored and the best is chosen again, at most
+/// `MAX_RESCORES` times. A hash whose entry is gone is dropped from the pool.
+fn pick<'g, K, V, G: RawGuard>(
+    pool: &mut Pool,
+    raw: &'g RawMap<K, V>,
+    policy: &Policy,
+    rank: &Ranker,
+    now: &mut Now<'_>,
+    guard: &'g G,
+) -> Option<Victim<'g, K, V>> {
+    let mut tries = 0;
+    loop {
+        let i = pool.best(rank)?;
+        let p = pool.get(i);
+        let Some((node, cell, expired)) = raw.find_hash(p.hash, now, guard) else {
+            pool.remove(i);
+            continue;
+        };
+        let meta = node.meta.load();
+        tries += 1;
+        if expired || meta == p.score.meta || tries > MAX_RESCORES {
+            return Some((node, cell, expired, Some(i)));
+        }
+        pool.set(
+            i,
+            Pooled {
+                hash: p.hash,
+                score: policy.score(p.hash, meta),
+            },
+        );
+    }
 }
 
 /// A per-thread xorshift: where an eviction starts sampling.

@@ -86,6 +86,7 @@ mod climb;
 mod events;
 mod meta;
 mod policy;
+mod pool;
 mod sketch;
 mod stats;
 mod ticker;

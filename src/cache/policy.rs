@@ -357,8 +357,7 @@ impl Policy {
     /// cut there).
     fn main_victim(&self, sample: &[Sampled<'_>], now: u64) -> Option<usize> {
         let sample = &sample[..sample.len().min(MAX_JUDGED)];
-        let window = self.window.len();
-        let protects = self.protects();
+        let r = self.ranker_at(now);
         // Per entry: its class (in the window: 2, protected: 1; the lowest goes first)
         // and its age.
         let mut class = [0u8; MAX_JUDGED];
@@ -367,24 +366,88 @@ impl Policy {
         for (i, s) in sample.iter().enumerate() {
             let m = s.meta.load();
             age[i] = m.age(now);
-            class[i] = (u8::from(m.is_new() && age[i] < window) << 1)
-                | u8::from(protects && m.is_protected());
+            class[i] = r.class(m, age[i]);
             best = best.min(class[i]);
         }
-        let by_frequency = matches!(self.cfg.main, MainOrder::Lfu | MainOrder::SlruLfu);
         (0..sample.len())
             .filter(|&i| class[i] == best)
             .map(|i| {
-                let f = if by_frequency {
-                    self.sketch.frequency(sample[i].hash)
-                } else {
-                    0
-                };
+                let f = self.frequency_for_order(sample[i].hash);
                 // The oldest (largest age) first among equals.
                 (f, STAMP_MASK - age[i], i)
             })
             .min()
             .map(|(_, _, i)| i)
+    }
+
+    /// The sketch's estimate if the main order reads it, else 0.
+    #[inline]
+    fn frequency_for_order(&self, hash: u64) -> u8 {
+        if matches!(self.cfg.main, MainOrder::Lfu | MainOrder::SlruLfu) {
+            self.sketch.frequency(hash)
+        } else {
+            0
+        }
+    }
+
+    /// An entry's score for the eviction pool (`pool.rs`): its word `meta` and the
+    /// sketch's estimate for `hash` as read now, which [`Ranker::rank`] orders as
+    /// [`main_victim`](Self::main_victim) does.
+    #[inline]
+    pub(crate) fn score(&self, hash: u64, meta: Meta) -> Score {
+        Score {
+            meta,
+            freq: self.frequency_for_order(hash),
+        }
+    }
+
+    /// The main order at the policy clock's current reading (for the eviction pool).
+    #[inline]
+    pub(crate) fn ranker(&self) -> Ranker {
+        self.ranker_at(self.clock.now())
+    }
+
+    fn ranker_at(&self, now: u64) -> Ranker {
+        Ranker {
+            now,
+            window: self.window.len(),
+            protects: self.protects(),
+        }
+    }
+}
+
+/// An entry as the eviction pool caches it: its word and its sketch estimate (0 when the
+/// main order reads no frequency), read when the entry was last seen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct Score {
+    pub(crate) meta: Meta,
+    pub(crate) freq: u8,
+}
+
+/// The main region's order ([`MainOrder`]) at one reading of the clock and the window:
+/// what [`Policy::main_victim`] sorts a sample by, for entries scored earlier.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ranker {
+    now: u64,
+    window: u64,
+    protects: bool,
+}
+
+impl Ranker {
+    /// The entry's class: in the window 2, protected 1, else 0 (the lowest goes first).
+    #[inline]
+    fn class(&self, m: Meta, age: u64) -> u8 {
+        (u8::from(m.is_new() && age < self.window) << 1)
+            | u8::from(self.protects && m.is_protected())
+    }
+
+    /// The key `main_victim` orders by (the smallest goes first): the class, then the
+    /// frequency, then the oldest, packed into one word (class above bit 40, frequency in
+    /// bits 32–39, `STAMP_MASK - age` in the 29 bits below).
+    #[inline]
+    pub(crate) fn rank(&self, s: Score) -> u64 {
+        let age = s.meta.age(self.now);
+        u64::from(self.class(s.meta, age)) << 40 | u64::from(s.freq) << 32 | (STAMP_MASK - age)
     }
 }
 

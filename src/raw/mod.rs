@@ -527,19 +527,12 @@ impl<K, V> RawMap<K, V> {
                 *head = p;
             }
             for &head in &heads[..n] {
-                let mut p = head;
-                while !untagged(p).is_null() && !to_sentinel(p) {
-                    // SAFETY: loaded under `guard` from a reachable element; elements are
-                    // freed only after every guard that could reach them is gone. Not a
-                    // sentinel (the pointer's tag), so an entry's link, which starts a
-                    // node.
-                    let node = unsafe { Node::<K, V>::from_link(untagged(p)) };
+                let full = self.walk_chain(head, guard, |node| {
                     taken = offer(node);
-                    if taken == k {
-                        return;
-                    }
-                    // Acquire: as above.
-                    p = node.link.next.load(Ordering::Acquire);
+                    taken == k
+                });
+                if full {
+                    return;
                 }
             }
         }
@@ -553,6 +546,87 @@ impl<K, V> RawMap<K, V> {
                 }
             }
         }
+    }
+
+    /// Calls `f(node, current cell, expired)` for every entry with a cell of the `n`
+    /// buckets from bucket `from` on, in index order, wrapping at the bucket count: a
+    /// stretch of the eviction hand (`cache/pool.rs`). Returns the bucket count, or
+    /// `None` without walking anything if it is at most `min_size`.
+    ///
+    /// Each bucket's entries are its chain, from its sentinel up to the next pointer
+    /// tagged as a sentinel (as [`sample`](Self::sample) takes them); the sentinels are
+    /// read in address order (several to a directory line) and the chains' first lines
+    /// fetched before any is walked, in batches of `PROBE_BATCH`. A bucket whose sentinel
+    /// is not ready yet is skipped: its entries are in the chain of its nearest ready
+    /// ancestor, a bucket of lower index that the hand walks in its turn, so a full round
+    /// of the hand offers every entry once (`sample` walks the ancestor's chain instead,
+    /// and the caller counts an entry offered twice once).
+    pub(crate) fn walk_buckets<'g, G: RawGuard>(
+        &'g self,
+        from: usize,
+        n: usize,
+        min_size: usize,
+        now: &mut Now<'_>,
+        guard: &'g G,
+        mut f: impl FnMut(&'g Node<K, V>, &'g Cell<V>, bool),
+    ) -> Option<usize> {
+        // Acquire: as in `start`.
+        let size = self.size.load(Ordering::Acquire);
+        if size <= min_size {
+            return None;
+        }
+        let n = n.min(size);
+        let mut heads = [ptr::null_mut::<Link>(); PROBE_BATCH];
+        for batch in (0..n).step_by(PROBE_BATCH) {
+            let m = (n - batch).min(PROBE_BATCH);
+            for (i, head) in heads[..m].iter_mut().enumerate() {
+                let b = from.wrapping_add(batch + i) & (size - 1);
+                *head = match self.dir.ready_bucket(b) {
+                    // Acquire: pairs with the Release CAS that linked the successor
+                    // (`find`).
+                    Some(link) => link.next.load(Ordering::Acquire),
+                    None => ptr::null_mut(),
+                };
+                if !untagged(*head).is_null() && !to_sentinel(*head) {
+                    crate::sync::prefetch(untagged(*head));
+                }
+            }
+            for &head in &heads[..m] {
+                self.walk_chain(head, guard, |node| {
+                    if let Some((cell, d)) = node.current() {
+                        f(node, cell, !now.live(d));
+                    }
+                    false
+                });
+            }
+        }
+        Some(size)
+    }
+
+    /// Calls `f` with each entry of the chain that `p` starts (a pointer loaded with
+    /// Acquire under `guard` from a reachable element's `next`), up to the end of the list
+    /// or the next pointer tagged as a sentinel, which ends the chain without a load;
+    /// returns `true` as soon as `f` does, else `false`.
+    #[inline]
+    fn walk_chain<'g, G: RawGuard>(
+        &'g self,
+        mut p: *mut Link,
+        _guard: &'g G,
+        mut f: impl FnMut(&'g Node<K, V>) -> bool,
+    ) -> bool {
+        while !untagged(p).is_null() && !to_sentinel(p) {
+            // SAFETY: loaded under `guard` from a reachable element (the caller's, then
+            // the previous entry's `next`); elements are freed only after every guard that
+            // could reach them is gone. Not a sentinel (the pointer's tag), so an entry's
+            // link, which starts a node.
+            let node = unsafe { Node::<K, V>::from_link(untagged(p)) };
+            if f(node) {
+                return true;
+            }
+            // Acquire: pairs with the Release CAS that linked the successor (`find`).
+            p = node.link.next.load(Ordering::Acquire);
+        }
+        false
     }
 
     /// An entry whose hash is `hash` (with bit 63 set, as split-order keys keep it),
