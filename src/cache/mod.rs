@@ -21,9 +21,12 @@
 //!   capacity from ghosts, as ARC's target size does (Megiddo & Modha, FAST 2003): a miss
 //!   on a candidate that recently lost its contest grows it, a miss on a recently evicted
 //!   main victim shrinks it.
-//! - **Main's victim** is chosen among `k = 16` entries the map samples at random: the
-//!   unprotected before the protected (a sampled segmented LRU), the least frequent
-//!   first, then the oldest stamp; entries still in the window are spared.
+//! - **Main's victim** is ranked the unprotected before the protected (a sampled
+//!   segmented LRU), the least frequent first, then the oldest stamp; entries still in
+//!   the window are spared. In a table of more than `2k` buckets it is the best of an
+//!   *eviction pool* of 16 entries fed about 2 fresh ones per eviction by a hand over the
+//!   buckets (`pool.rs`); in a smaller table, or when the thread's pool is busy, it is the
+//!   best of `k = 16` entries the map samples at random.
 //! - **The sketch** ([`FrequencySketch`]) has 4-bit counters, two 64-bit words per entry
 //!   of capacity, halved every 20 recorded events per entry.
 //! - **Expired entries are the first victims**: any expired entry the map shows (the
@@ -35,14 +38,17 @@
 //!    `let ins = policy.on_insert(hash)`; link the node with `AtomicMeta::new(ins.meta)`.
 //!    If the map is now over capacity: look up the live entry whose hash is
 //!    `ins.candidate` (the new node itself with a zero window; absent if it was removed
-//!    meanwhile), sample `config().sample` random live entries, call
-//!    `policy.choose_victim(candidate, &sample)` and remove the entry it names (cause
-//!    `Size`). Removing the new entry itself is TinyLFU's rejection.
+//!    meanwhile), take main's victim (the pool's best, or the best of
+//!    `config().sample` random live entries), call `policy.choose_victim(candidate,
+//!    &sample)` and remove the entry it names (cause `Size`). Removing the new entry
+//!    itself is TinyLFU's rejection.
 //! 3. **Removals, updates, expiry**: nothing to tell the policy.
 //!
 //! Each insert at capacity thus costs one sketch increment (4 counters in one line),
-//! one ring slot write and read, one ghost slot read, one lookup by hash, a sample of
-//! 16 entries with up to 17 sketch reads, and one or two ghost/meta stores: amortized
+//! one ring slot write and read, one ghost slot read, one lookup by hash, the pool's
+//! walk of a stretch of buckets (about 2 entries and their sketch lines) and one more
+//! lookup by hash (or a sample of 16 entries with up to 17 sketch reads), and one or two
+//! ghost/meta stores: amortized
 //! O(1), inside the inserting call, no queue, no background thread. Sketch halving is
 //! O(capacity) once every `20 × capacity` events (amortized O(1); it could be spread
 //! over inserts block by block if its pause matters).
