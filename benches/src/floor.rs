@@ -544,7 +544,7 @@ mod tests {
     const OWN: u64 = 2_000;
     /// Keys every thread inserts and removes.
     const SHARED: u64 = 16;
-    const ROUNDS: u64 = 3_000;
+    const ROUNDS: u64 = 30_000;
 
     /// Threads insert, get and remove their own keys (outcomes known) and race on a few
     /// shared ones, in a table of few buckets so that chains are long and unlinks race.
