@@ -1,23 +1,27 @@
-//! A quick two-map probe, for trying one change at a time: one bustle mix of the
-//! comparison binary (same sizes as its full run: capacity 2^21, ops = capacity) for
-//! ttlmap and/or papaya only (`both`), the split-ordered floor (`floor`, see
-//! `ttlmap_bench::floor`) or all three (`all`); or the time to build, iterate and drop a
-//! map (`walk`); or the cost of each kind of operation (`ops`, all three by default).
+//! A quick probe, for trying one change at a time: one bustle mix of the comparison
+//! binary (same sizes as its full run: capacity 2^21, ops = capacity) for ttlmap and/or
+//! papaya only (`both`), one of the split-ordered floors (see `ttlmap_bench::floor`:
+//! `floor` pins with crossbeam, `floor-seize` with seize, `floor-held` and
+//! `floor-seize-held` hold one pin per thread across 64 operations), the four floors
+//! (`floors`) or all six (`all`); or the time to build, iterate and drop a map (`walk`);
+//! or the cost of each kind of operation (`ops`, all six by default).
 //!
 //! ```sh
-//! cargo run --release -p ttlmap-bench --example probe -- read_heavy|exchange|rapid_grow [ttlmap|papaya|floor|both|all] [reps] [threads]
+//! cargo run --release -p ttlmap-bench --example probe -- read_heavy|exchange|rapid_grow [MAPS] [reps] [threads]
 //! cargo run --release -p ttlmap-bench --example probe -- walk
-//! cargo run --release -p ttlmap-bench --example probe -- ops [ttlmap|papaya|floor|both|all]
+//! cargo run --release -p ttlmap-bench --example probe -- ops [MAPS]
 //! ```
+//!
+//! `MAPS` is one name of [`MAPS`], or `both`, `floors` or `all`.
 //!
 //! Single runs only; the numbers that go into `BENCHMARKS.md` come from the comparison
 //! binary (`src/main.rs`).
 
 use std::time::Instant;
 
-use ttlmap_bench::adapters::{BenchMap, Papaya, TtlMap};
-use ttlmap_bench::floor::Floor;
-use ttlmap_bench::throughput::MIXES;
+use ttlmap_bench::adapters::{BenchMap, MapVisitor, Papaya, TtlMap};
+use ttlmap_bench::floor::{Floor, FloorHeld, FloorSeize, FloorSeizeHeld};
+use ttlmap_bench::throughput::{MixSpec, MIXES};
 use ttlmap_bench::Config;
 
 fn main() {
@@ -30,12 +34,14 @@ fn main() {
     if which == "ops" {
         println!("ns/op, 1.5M keys in a map hinted for 2^21, 1M random ops each, one thread");
         let only = args.get(2).map_or("all", |s| s.as_str());
-        for name in MAPS.into_iter().filter(|name| picked(only, name)) {
-            match name {
-                "ttlmap" => op_times::<TtlMap>(),
-                "papaya" => op_times::<Papaya>(),
-                _ => op_times::<Floor>(),
+        struct OpTimes;
+        impl MapVisitor for OpTimes {
+            fn visit<M: BenchMap>(&mut self) {
+                op_times::<M>();
             }
+        }
+        for name in MAPS.into_iter().filter(|name| picked(only, name)) {
+            visit_named(name, &mut OpTimes);
         }
         return;
     }
@@ -48,27 +54,66 @@ fn main() {
         std::process::exit(2);
     };
     let capacity_log2 = Config::full(1).capacity_log2;
+    /// One run of the mix; prints Mops/s.
+    struct Run<'a> {
+        spec: &'a MixSpec,
+        name: &'a str,
+        threads: usize,
+        capacity_log2: u8,
+        seed: [u8; 32],
+    }
+    impl MapVisitor for Run<'_> {
+        fn visit<M: BenchMap>(&mut self) {
+            let mops = self
+                .spec
+                .run::<M>(self.threads, self.capacity_log2, self.seed);
+            println!("{} {:<16} {mops:.2} Mops/s", self.spec.name, self.name);
+        }
+    }
     for rep in 0..reps {
         let seed = [rep as u8 ^ 0x5a; 32];
         for name in MAPS.into_iter().filter(|name| picked(only, name)) {
-            let mops = match name {
-                "ttlmap" => spec.run::<TtlMap>(threads, capacity_log2, seed),
-                "papaya" => spec.run::<Papaya>(threads, capacity_log2, seed),
-                _ => spec.run::<Floor>(threads, capacity_log2, seed),
+            let mut run = Run {
+                spec,
+                name,
+                threads,
+                capacity_log2,
+                seed,
             };
-            println!("{which} {name:<8} {mops:.2} Mops/s");
+            visit_named(name, &mut run);
         }
     }
 }
 
 /// The maps the probe knows, in the order it runs them.
-const MAPS: [&str; 3] = ["ttlmap", "papaya", "floor"];
+const MAPS: [&str; 6] = [
+    "ttlmap",
+    "papaya",
+    "floor",
+    "floor-seize",
+    "floor-held",
+    "floor-seize-held",
+];
 
-/// Whether the map selection `only` (`both`: ttlmap and papaya; `all`; or one name)
-/// takes `name`.
+/// Calls `v` with the map type of `name` (one of [`MAPS`]).
+fn visit_named(name: &str, v: &mut impl MapVisitor) {
+    match name {
+        "ttlmap" => v.visit::<TtlMap>(),
+        "papaya" => v.visit::<Papaya>(),
+        "floor" => v.visit::<Floor>(),
+        "floor-seize" => v.visit::<FloorSeize>(),
+        "floor-held" => v.visit::<FloorHeld>(),
+        "floor-seize-held" => v.visit::<FloorSeizeHeld>(),
+        _ => unreachable!("not in MAPS: {name}"),
+    }
+}
+
+/// Whether the map selection `only` (`both`: ttlmap and papaya; `floors`: the four
+/// floors; `all`; or one name) takes `name`.
 fn picked(only: &str, name: &str) -> bool {
     match only {
-        "both" => name != "floor",
+        "both" => matches!(name, "ttlmap" | "papaya"),
+        "floors" => name.starts_with("floor"),
         "all" => true,
         _ => only == name,
     }

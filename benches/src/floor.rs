@@ -13,11 +13,23 @@
 //! `ttlmap`'s design (sentinels in a directory, one sorted chain per bucket) on the same
 //! machine, keys and hasher, short of changing the design itself;
 //! `benches/examples/probe.rs` runs it beside `ttlmap` and papaya.
+//!
+//! The table is generic over its reclamation ([`Reclaim`]): the pin, the load ordering
+//! of a link and the deferred free are all that differ. [`Floor`] pins with crossbeam
+//! (a `lock cmpxchg` per pin on x86), [`FloorSeize`] with seize 0.5 as papaya does (a
+//! plain store and a compiler fence per pin, a `membarrier` per batch of retired
+//! nodes). [`FloorHeld`] and [`FloorSeizeHeld`] keep one guard per thread across
+//! [`HOLD`] operations: what the two would give if the pin were free.
 
+use std::cell::UnsafeCell;
 use std::hash::BuildHasher;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::LazyLock;
 
-use crossbeam_epoch::{self as epoch, Guard};
+use crossbeam_epoch as epoch;
+use seize::Guard as _;
 
 use crate::adapters::{BenchMap, Hasher};
 
@@ -39,12 +51,22 @@ struct Node {
     val: AtomicU64,
 }
 
-/// See the module docs.
-pub struct Floor {
+/// See the module docs; `R` is the reclamation.
+pub struct SplitFloor<R: Reclaim> {
     dir: Box<[Link]>,
     mask: usize,
     hasher: Hasher,
+    reclaim: R,
 }
+
+/// The floor pinned with crossbeam's default collector, once per operation.
+pub type Floor = SplitFloor<Epoch>;
+/// The floor pinned with a seize 0.5 collector of its own, once per operation.
+pub type FloorSeize = SplitFloor<Seize>;
+/// The floor with a crossbeam guard held across [`HOLD`] operations per thread.
+pub type FloorHeld = SplitFloor<EpochHeld>;
+/// The floor with a seize guard held across [`HOLD`] operations per thread.
+pub type FloorSeizeHeld = SplitFloor<SeizeHeld>;
 
 /// The search window of a key: `prev` held `cur`; `found` is the key's node.
 struct Window<'a> {
@@ -53,7 +75,7 @@ struct Window<'a> {
     found: Option<&'a Node>,
 }
 
-impl Floor {
+impl<R: Reclaim> SplitFloor<R> {
     fn bucket_count(n: usize) -> usize {
         n.next_power_of_two().max(2)
     }
@@ -65,20 +87,20 @@ impl Floor {
 
     /// Harris–Michael find within the key's own bucket, unlinking (and retiring) marked
     /// nodes.
-    fn find<'a>(&'a self, key: u64, guard: &'a Guard) -> (Window<'a>, u64) {
+    fn find<'a>(&'a self, key: u64, guard: &'a R::Guard<'_>) -> (Window<'a>, u64) {
         let (b, so) = self.locate(key);
         'retry: loop {
             let mut prev = &self.dir[b].next;
-            // Acquire: pairs with the Release CAS that linked the node.
-            let mut cur = prev.load(Ordering::Acquire);
+            // R::LOAD (Acquire at least): pairs with the Release CAS that linked the node.
+            let mut cur = prev.load(R::LOAD);
             let found = loop {
                 if cur == 0 || cur & SENT != 0 {
                     break None;
                 }
                 // SAFETY: loaded under `guard`; unlinked nodes are freed only after it.
                 let node = unsafe { &*(cur as *const Node) };
-                // Acquire: as above.
-                let next = node.link.next.load(Ordering::Acquire);
+                // R::LOAD: as above.
+                let next = node.link.next.load(R::LOAD);
                 if next & MARK != 0 {
                     // AcqRel: Release keeps our reads before the unlink.
                     if prev
@@ -88,7 +110,7 @@ impl Floor {
                         continue 'retry;
                     }
                     // SAFETY: our CAS unlinked it; only one CAS can.
-                    unsafe { retire(cur, guard) };
+                    unsafe { R::retire(guard, cur) };
                     cur = next & !MARK;
                     continue;
                 }
@@ -106,8 +128,8 @@ impl Floor {
     }
 }
 
-impl BenchMap for Floor {
-    const NAME: &'static str = "split-order floor";
+impl<R: Reclaim> BenchMap for SplitFloor<R> {
+    const NAME: &'static str = R::NAME;
 
     fn new() -> Self {
         Self::with_capacity(1 << 16)
@@ -132,14 +154,15 @@ impl BenchMap for Floor {
             dir,
             mask: buckets - 1,
             hasher: Hasher::default(),
+            reclaim: R::default(),
         }
     }
 
     fn get(&self, k: &u64) -> bool {
-        let _guard = epoch::pin();
+        let _guard = self.reclaim.pin();
         let (b, so) = self.locate(*k);
-        // Acquire: pairs with the Release CAS that linked the node.
-        let mut cur = self.dir[b].next.load(Ordering::Acquire);
+        // R::LOAD (Acquire at least): pairs with the Release CAS that linked the node.
+        let mut cur = self.dir[b].next.load(R::LOAD);
         loop {
             if cur == 0 || cur & SENT != 0 {
                 return false;
@@ -149,8 +172,8 @@ impl BenchMap for Floor {
             if node.link.so > so {
                 return false;
             }
-            // Acquire: as above.
-            let next = node.link.next.load(Ordering::Acquire);
+            // R::LOAD: as above.
+            let next = node.link.next.load(R::LOAD);
             if node.link.so == so && node.key == *k {
                 return next & MARK == 0;
             }
@@ -159,7 +182,7 @@ impl BenchMap for Floor {
     }
 
     fn insert(&self, k: u64, v: u64) -> bool {
-        let guard = epoch::pin();
+        let guard = self.reclaim.pin();
         let mut new: *mut Node = std::ptr::null_mut();
         loop {
             let (w, so) = self.find(k, &guard);
@@ -197,14 +220,14 @@ impl BenchMap for Floor {
     }
 
     fn remove(&self, k: &u64) -> bool {
-        let guard = epoch::pin();
+        let guard = self.reclaim.pin();
         loop {
             let (w, _) = self.find(*k, &guard);
             let Some(node) = w.found else {
                 return false;
             };
-            // Acquire: pairs with the CAS that wrote it.
-            let next = node.link.next.load(Ordering::Acquire);
+            // R::LOAD (Acquire at least): pairs with the CAS that wrote it.
+            let next = node.link.next.load(R::LOAD);
             if next & MARK != 0 {
                 continue;
             }
@@ -223,14 +246,14 @@ impl BenchMap for Floor {
                 .is_ok()
             {
                 // SAFETY: our CAS unlinked it; only one CAS can.
-                unsafe { retire(w.cur, &guard) };
+                unsafe { R::retire(&guard, w.cur) };
             }
             return true;
         }
     }
 
     fn update(&self, k: &u64) -> bool {
-        let guard = epoch::pin();
+        let guard = self.reclaim.pin();
         let (w, _) = self.find(*k, &guard);
         match w.found {
             Some(node) => {
@@ -243,18 +266,11 @@ impl BenchMap for Floor {
     }
 }
 
-/// Frees the unlinked node at `p` once every current guard is gone.
-///
-/// # Safety
-/// `p` is a node that was just unlinked by the caller's CAS.
-unsafe fn retire(p: usize, guard: &Guard) {
-    let p = p as *mut Node;
-    // SAFETY: unreachable for new guards; a `Box` from `insert`, freed once.
-    unsafe { guard.defer_unchecked(move || drop(Box::from_raw(p))) };
-}
-
-impl Drop for Floor {
+impl<R: Reclaim> Drop for SplitFloor<R> {
     fn drop(&mut self) {
+        // The dropping thread's held guard, if any, goes first: a map it kept pinned
+        // would hold back the reclamation of every map built after it.
+        R::release();
         // Frees the nodes still linked (unlinked ones are in the epoch collector).
         let mut cur = self.dir[0].next.load(Ordering::Relaxed);
         while cur != 0 {
@@ -270,5 +286,337 @@ impl Drop for Floor {
             let node = unsafe { Box::from_raw(p as *mut Node) };
             cur = node.link.next.load(Ordering::Relaxed);
         }
+    }
+}
+
+/// Frees a node that was unlinked and whose grace period has passed.
+///
+/// # Safety
+/// `p` is a `Box<Node>` from `insert`, unlinked, which no guard can still reach; freed once.
+unsafe fn free_node(p: usize) {
+    // SAFETY: the caller's contract.
+    drop(unsafe { Box::from_raw(p as *mut Node) });
+}
+
+/// The reclamation a [`SplitFloor`] pins and retires with. Everything else (nodes, walk,
+/// CASes) is the same for every implementation.
+pub trait Reclaim: Default + Send + Sync + 'static {
+    /// Name of the floor in the tables.
+    const NAME: &'static str;
+    /// Ordering of every load of a link (a pointer that may lead to a retired node).
+    /// At least Acquire: pairs with the Release CAS that linked the node. seize asks
+    /// for SeqCst (`seize::Guard::protect`) so that the load is ordered after the light
+    /// barrier of the pin in the total order with its heavy barrier; on x86 both are a
+    /// plain `mov`.
+    const LOAD: Ordering;
+    /// What a pinned operation holds.
+    type Guard<'a>;
+    /// Pins the current thread for one operation.
+    fn pin(&self) -> Self::Guard<'_>;
+    /// Defers the free of the node at `p` until every guard that could reach it is gone.
+    ///
+    /// # Safety
+    /// `p` is a node that the caller's CAS has just unlinked (only one CAS can), and it
+    /// was loaded under `guard`.
+    unsafe fn retire(guard: &Self::Guard<'_>, p: usize);
+    /// Drops the guard the current thread holds across operations, if it holds one.
+    fn release() {}
+}
+
+/// crossbeam-epoch's default (global) collector, pinned per operation.
+#[derive(Default)]
+pub struct Epoch;
+
+impl Reclaim for Epoch {
+    const NAME: &'static str = "split-order floor";
+    const LOAD: Ordering = Ordering::Acquire;
+    type Guard<'a> = epoch::Guard;
+
+    #[inline]
+    fn pin(&self) -> epoch::Guard {
+        epoch::pin()
+    }
+
+    unsafe fn retire(guard: &epoch::Guard, p: usize) {
+        // SAFETY: unreachable for new guards (the caller's contract); freed once, after
+        // every guard pinned before the unlink is gone.
+        unsafe { guard.defer_unchecked(move || free_node(p)) };
+    }
+}
+
+/// seize 0.5's reclamation, with a collector per map as papaya has.
+#[derive(Default)]
+pub struct Seize(seize::Collector);
+
+/// seize's reclaimer for a node.
+///
+/// # Safety
+/// As [`free_node`].
+unsafe fn seize_free(p: *mut Node, _: &seize::Collector) {
+    // SAFETY: seize calls it once, after every guard that could reach `p` is gone.
+    unsafe { free_node(p as usize) };
+}
+
+impl Reclaim for Seize {
+    const NAME: &'static str = "floor, seize";
+    const LOAD: Ordering = Ordering::SeqCst;
+    type Guard<'a> = seize::LocalGuard<'a>;
+
+    #[inline]
+    fn pin(&self) -> seize::LocalGuard<'_> {
+        self.0.enter()
+    }
+
+    unsafe fn retire(guard: &seize::LocalGuard<'_>, p: usize) {
+        // SAFETY: unreachable for threads that enter after the unlink (the caller's
+        // contract); a `Box<Node>`, which `seize_free` frees.
+        unsafe { guard.defer_retire(p as *mut Node, seize_free) };
+    }
+}
+
+/// Operations per held guard in [`EpochHeld`] and [`SeizeHeld`].
+pub const HOLD: u32 = 64;
+
+/// A guard held by the current thread across [`HOLD`] operations: `ops` are left
+/// before it is refreshed.
+struct Held<G> {
+    guard: Option<G>,
+    ops: u32,
+}
+
+/// A pointer to the guard the current thread holds in its [`Held`] slot.
+///
+/// It stays valid for one operation: only the next `pin` on this thread (the next
+/// operation; operations do not nest) refreshes or replaces that guard, and the slot
+/// lives until the thread exits. `!Send`, as the guard is.
+pub struct HeldGuard<'a, G> {
+    guard: *const G,
+    _map: PhantomData<&'a ()>,
+}
+
+impl<G> HeldGuard<'_, G> {
+    fn get(&self) -> &G {
+        // SAFETY: see the type's docs; the guard outlives the operation that holds `self`.
+        unsafe { &*self.guard }
+    }
+}
+
+/// Takes the next operation's guard from `slot`: pins with `enter` on first use, then
+/// refreshes with `refresh` every [`HOLD`] operations (which lets reclamation advance).
+///
+/// # Safety
+/// `slot` is the current thread's own, and no [`HeldGuard`] taken from it earlier is
+/// still in use (operations do not nest).
+#[inline]
+unsafe fn take_held<'a, G>(
+    slot: &UnsafeCell<Held<G>>,
+    enter: impl FnOnce() -> G,
+    refresh: impl FnOnce(&mut G),
+) -> HeldGuard<'a, G> {
+    // SAFETY: the caller's contract: no other reference into the slot is alive.
+    let held = unsafe { &mut *slot.get() };
+    if held.ops == 0 {
+        match &mut held.guard {
+            Some(guard) => refresh(guard),
+            None => held.guard = Some(enter()),
+        }
+        held.ops = HOLD;
+    }
+    held.ops -= 1;
+    let guard = held.guard.as_ref().expect("pinned above") as *const G;
+    HeldGuard {
+        guard,
+        _map: PhantomData,
+    }
+}
+
+/// Drops the guard held in `slot` with `unpin`.
+///
+/// # Safety
+/// As [`take_held`].
+unsafe fn release_held<G>(slot: &UnsafeCell<Held<G>>, unpin: impl FnOnce(G)) {
+    // SAFETY: the caller's contract.
+    let held = unsafe { &mut *slot.get() };
+    held.ops = 0;
+    if let Some(guard) = held.guard.take() {
+        unpin(guard);
+    }
+}
+
+/// A seize guard held in a thread-local. `ManuallyDrop` keeps the slot free of a
+/// destructor: the guard is dropped by [`SeizeExit`] instead, whose destructor is
+/// registered after seize's own thread-exit destructor (which frees the thread's id for
+/// reuse) and so runs before it. A guard dropped after that would leave a reservation
+/// that a new thread with the same id may already be using.
+type SeizeSlot = ManuallyDrop<seize::LocalGuard<'static>>;
+
+thread_local! {
+    // crossbeam tolerates either order: a `Local` is finalized only once both its handle
+    // and its last guard are gone.
+    static EPOCH_HELD: UnsafeCell<Held<epoch::Guard>> =
+        const { UnsafeCell::new(Held { guard: None, ops: 0 }) };
+    static SEIZE_HELD: UnsafeCell<Held<SeizeSlot>> =
+        const { UnsafeCell::new(Held { guard: None, ops: 0 }) };
+    static SEIZE_EXIT: SeizeExit = const { SeizeExit };
+}
+
+/// Drops the current thread's held seize guard when the thread exits (see [`SeizeSlot`]).
+struct SeizeExit;
+
+impl Drop for SeizeExit {
+    fn drop(&mut self) {
+        SeizeHeld::release();
+    }
+}
+
+/// The collector of [`SeizeHeld`]: global, so that a thread can keep a guard of it in
+/// a thread-local after any one map is gone.
+static SEIZE_GLOBAL: LazyLock<seize::Collector> = LazyLock::new(seize::Collector::new);
+
+/// crossbeam's default collector, one pin per thread held across [`HOLD`] operations.
+#[derive(Default)]
+pub struct EpochHeld;
+
+impl Reclaim for EpochHeld {
+    const NAME: &'static str = "floor, epoch held";
+    const LOAD: Ordering = Ordering::Acquire;
+    type Guard<'a> = HeldGuard<'a, epoch::Guard>;
+
+    #[inline]
+    fn pin(&self) -> Self::Guard<'_> {
+        // SAFETY: this thread's slot; operations do not nest.
+        EPOCH_HELD.with(|slot| unsafe { take_held(slot, epoch::pin, epoch::Guard::repin) })
+    }
+
+    unsafe fn retire(guard: &Self::Guard<'_>, p: usize) {
+        // SAFETY: as `Epoch::retire`.
+        unsafe { Epoch::retire(guard.get(), p) };
+    }
+
+    fn release() {
+        // SAFETY: this thread's slot, from `Drop` (no operation in progress).
+        EPOCH_HELD.with(|slot| unsafe { release_held(slot, drop) });
+    }
+}
+
+/// A global seize collector, one guard per thread held across [`HOLD`] operations.
+#[derive(Default)]
+pub struct SeizeHeld;
+
+impl Reclaim for SeizeHeld {
+    const NAME: &'static str = "floor, seize held";
+    const LOAD: Ordering = Ordering::SeqCst;
+    type Guard<'a> = HeldGuard<'a, SeizeSlot>;
+
+    #[inline]
+    fn pin(&self) -> Self::Guard<'_> {
+        let enter = || {
+            let guard = SEIZE_GLOBAL.enter();
+            // After `enter` registered seize's thread-exit destructor: see `SeizeSlot`.
+            SEIZE_EXIT.with(|_| ());
+            ManuallyDrop::new(guard)
+        };
+        // SAFETY: this thread's slot; operations do not nest.
+        SEIZE_HELD.with(|slot| unsafe { take_held(slot, enter, |g: &mut SeizeSlot| g.refresh()) })
+    }
+
+    unsafe fn retire(guard: &Self::Guard<'_>, p: usize) {
+        // SAFETY: as `Seize::retire`.
+        unsafe { guard.get().defer_retire(p as *mut Node, seize_free) };
+    }
+
+    fn release() {
+        // SAFETY: this thread's slot, from `Drop` (no operation in progress).
+        SEIZE_HELD
+            .with(|slot| unsafe { release_held(slot, |g| drop(ManuallyDrop::into_inner(g))) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicI64;
+    use std::sync::Barrier;
+
+    use super::*;
+
+    const THREADS: u64 = 4;
+    /// Keys of one thread's own range.
+    const OWN: u64 = 2_000;
+    /// Keys every thread inserts and removes.
+    const SHARED: u64 = 16;
+    const ROUNDS: u64 = 30_000;
+
+    /// Threads insert, get and remove their own keys (outcomes known) and race on a few
+    /// shared ones, in a table of few buckets so that chains are long and unlinks race.
+    /// For each shared key, successful inserts minus successful removes must be whether
+    /// it is present at the end. Run under ASan, the free of unlinked nodes is checked.
+    fn smoke<M: BenchMap>() {
+        let map = M::with_capacity(8);
+        let balance: Vec<AtomicI64> = (0..SHARED).map(|_| AtomicI64::new(0)).collect();
+        let start = Barrier::new(THREADS as usize);
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let (map, balance, start) = (&map, &balance, &start);
+                s.spawn(move || {
+                    start.wait();
+                    let own = |i: u64| 1_000 + t * OWN + i;
+                    for i in 0..OWN {
+                        assert!(map.insert(own(i), i), "own key {} new", own(i));
+                    }
+                    for i in 0..OWN {
+                        assert!(map.get(&own(i)), "own key {} present", own(i));
+                        assert!(!map.insert(own(i), i + 1), "own key {} replaced", own(i));
+                    }
+                    for i in (0..OWN).step_by(2) {
+                        assert!(map.remove(&own(i)), "own key {} removed", own(i));
+                    }
+                    for i in 0..OWN {
+                        assert_eq!(map.get(&own(i)), i % 2 == 1, "own key {}", own(i));
+                        assert_eq!(map.update(&own(i)), i % 2 == 1, "own key {}", own(i));
+                    }
+                    for r in 0..ROUNDS {
+                        let k = (r * 7 + t) % SHARED;
+                        // Relaxed: summed after the scope joins the threads.
+                        if r % 2 == 0 {
+                            if map.insert(k, r) {
+                                balance[k as usize].fetch_add(1, Ordering::Relaxed);
+                            }
+                        } else if map.remove(&k) {
+                            balance[k as usize].fetch_sub(1, Ordering::Relaxed);
+                        }
+                        map.get(&((r * 13) % SHARED));
+                    }
+                });
+            }
+        });
+        for (k, b) in balance.iter().enumerate() {
+            // Relaxed: the threads were joined.
+            let b = b.load(Ordering::Relaxed);
+            assert_eq!(
+                b,
+                i64::from(map.get(&(k as u64))),
+                "shared key {k}: balance {b}"
+            );
+        }
+    }
+
+    #[test]
+    fn smoke_epoch() {
+        smoke::<Floor>();
+    }
+
+    #[test]
+    fn smoke_seize() {
+        smoke::<FloorSeize>();
+    }
+
+    #[test]
+    fn smoke_epoch_held() {
+        smoke::<FloorHeld>();
+    }
+
+    #[test]
+    fn smoke_seize_held() {
+        smoke::<FloorSeizeHeld>();
     }
 }
