@@ -91,7 +91,8 @@
 //! `BENCHMARKS.md` in the repository for measurements against the peers.
 //!
 //! - A capacity hint ([`HashMap::with_capacity`], [`HashMapBuilder::capacity`]) links
-//!   that many buckets when the map is built (16 bytes each, up to 2^22 buckets), so
+//!   that many buckets when the map is built (18 bytes each with its filter word, up to
+//!   2^22 buckets), so
 //!   that no lookup has to fall back to a coarser bucket while the map fills up.
 //! - Each entry is one allocation (its first value is stored inline); a replaced value
 //!   gets one more, freed when no pinned handle can still read the old one.

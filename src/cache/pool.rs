@@ -164,8 +164,10 @@ impl Pools {
         let shard = &self.shards[crate::sync::thread_index() & (SHARDS - 1)];
         match shard.try_lock() {
             Ok(p) => Some(p),
-            // A pool is a set of hints, valid whatever a panic interrupted (no user code
-            // runs while it is held, but a `debug_assert` could).
+            // A pool is a set of hints, valid whatever a panic interrupted: user code can
+            // panic while it is held (a user `Clock` read by the hand's walk, which checks
+            // whether an entry expired), and the next eviction takes the pool as it is
+            // (tested by the fresh-eyes review: the bound and the listener ledger hold).
             Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
             Err(std::sync::TryLockError::WouldBlock) => None,
         }

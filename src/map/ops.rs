@@ -586,7 +586,7 @@ where
     {
         let hash = self.hash(key);
         // Spares the clock reads below for a key the bucket filter rules out (`get`
-        // inside `set_deadline` checks the filter again, one cached byte, before pinning).
+        // inside `set_deadline` checks the filter again, one cached word, before pinning).
         if !self.raw.may_contain(hash) {
             return false;
         }

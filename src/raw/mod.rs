@@ -859,7 +859,7 @@ impl<K, V> RawMap<K, V> {
         Q: Eq + ?Sized,
         G: RawGuard + 'g,
     {
-        // The common case reads the segment table once for the filter byte and the
+        // The common case reads the segment table once for the filter word and the
         // sentinel (`probe`); a bucket that is not valid and ready yet takes the general
         // path.
         let start = match self.probe(hash) {
