@@ -51,6 +51,16 @@ pub(crate) type Bucket = Link;
 /// The segment array. Dropping it frees the segments, not the entries.
 pub(crate) struct Directory {
     segments: [AtomicPtr<Bucket>; SEGMENTS],
+    /// The lookups' tables ([`Directory::slot`]): entry `i` is segment `i`'s sentinels
+    /// (in `buckets`) and filter words (in `filters`), each offset back by the segment's
+    /// first bucket index (wrapping), so that bucket `b` is entry `seg_of(b)` plus `b`:
+    /// no subtraction, no segment length, no branch for bucket 0. Null until the segment
+    /// is published; then written (the same values, by any thread that loaded the
+    /// published segment) `filters` first, `buckets` last.
+    /// (One entry more than `segments`, never used: `seg_of` of an index is at most 64
+    /// to the compiler, at most 63 in fact; so indexing needs no bounds check.)
+    buckets: [AtomicPtr<Bucket>; SEGMENTS + 1],
+    filters: [AtomicPtr<AtomicFilter>; SEGMENTS + 1],
     /// Bit `i`: a thread claimed the allocation of segment `i` for a doubling
     /// ([`Directory::prepare_doubling`]).
     claimed: AtomicU64,
@@ -75,6 +85,13 @@ fn locate(b: usize) -> (usize, usize) {
     }
 }
 
+/// The segment of bucket `b` (`locate(b).0`), without a branch: `leading_zeros` of 0 is
+/// 64, so bucket 0 is in segment 0.
+#[inline]
+fn seg_of(b: usize) -> usize {
+    usize::BITS as usize - b.leading_zeros() as usize
+}
+
 #[inline]
 fn segment_len(seg: usize) -> usize {
     if seg == 0 {
@@ -91,7 +108,6 @@ fn bucket_at(seg: usize, off: usize) -> usize {
 }
 
 /// Index of the first bucket of segment `seg`.
-#[cfg(test)]
 #[inline]
 fn segment_base(seg: usize) -> usize {
     if seg == 0 {
@@ -106,6 +122,8 @@ impl Directory {
     pub(crate) fn new() -> Directory {
         let dir = Directory {
             segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            filters: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             claimed: AtomicU64::new(0),
             huge: 0,
         };
@@ -136,6 +154,7 @@ impl Directory {
             let base = new_segment(seg, segment_len(seg), true);
             // Relaxed: the directory is not shared yet; sharing it synchronises.
             dir.segments[seg].store(base, Ordering::Relaxed);
+            dir.enter(seg, base);
             dir.huge |= 1 << seg;
         }
         // The split order of buckets 0..n: bucket b is at position `rev(b)`, its `bits`
@@ -218,6 +237,73 @@ impl Directory {
     /// [`prepare_doubling`]: Directory::prepare_doubling
     #[inline]
     pub(crate) fn bucket(&self, b: usize) -> &Bucket {
+        match self.slot(b) {
+            // SAFETY: `slot`'s pointers are valid as long as the directory.
+            Some((bucket, _)) => unsafe { &*bucket },
+            None => self.slot_slow(b).0,
+        }
+    }
+
+    /// The filter word of bucket `b`, allocating its segment if needed.
+    #[inline]
+    pub(crate) fn filter(&self, b: usize) -> &AtomicFilter {
+        match self.slot(b) {
+            // SAFETY: `slot`'s pointers are valid as long as the directory.
+            Some((_, filter)) => unsafe { &*filter },
+            None => self.slot_slow(b).1,
+        }
+    }
+
+    /// The filter word of bucket `b`, if its segment exists (without allocating).
+    #[inline]
+    pub(crate) fn filter_if_any(&self, b: usize) -> Option<&AtomicFilter> {
+        // SAFETY: `slot`'s pointers are valid as long as the directory.
+        self.slot(b).map(|(_, filter)| unsafe { &*filter })
+    }
+
+    /// Bucket `b`'s sentinel and filter word, if its segment exists (without allocating):
+    /// a lookup's one read of the directory's tables. Raw pointers, valid (and
+    /// dereferenceable as shared references) as long as the directory: as references
+    /// inside an `Option`, the compiler tested each for null again.
+    #[inline]
+    pub(crate) fn slot_if_any(&self, b: usize) -> Option<(*const Bucket, *const AtomicFilter)> {
+        self.slot(b)
+    }
+
+    /// Bucket `b`'s sentinel and filter word through the lookup tables (as
+    /// [`slot_if_any`](Self::slot_if_any) gives them): `None` if its segment is not
+    /// published, or published but not entered in them yet (the moment between
+    /// `alloc_segment`'s CAS and its `enter`).
+    ///
+    /// Every lookup does this on its critical path: two loads from tables that stay in
+    /// the L1 cache and two address computations (the segment length, its first index
+    /// and the branch for bucket 0 that `locate` needs are folded into the tables).
+    #[inline]
+    fn slot(&self, b: usize) -> Option<(*const Bucket, *const AtomicFilter)> {
+        let seg = seg_of(b);
+        // Acquire: pairs with the Release store in `enter`, which follows that thread's
+        // Acquire load (or AcqRel CAS) of the published segment: the sentinels' `so`
+        // written before publication are visible, and so is the `filters` entry.
+        let buckets = self.buckets[seg].load(Ordering::Acquire);
+        if buckets.is_null() {
+            return None;
+        }
+        // Relaxed: written before the `buckets` entry loaded above (see there).
+        let filters = self.filters[seg].load(Ordering::Relaxed);
+        debug_assert!(!filters.is_null());
+        // The entries are segment `seg`'s base and filter words offset back by its first
+        // bucket index (`enter`), and `seg_of(b) == seg`, so `b` minus that index is an
+        // offset below the segment's length: both addresses are inside the published
+        // segment, which lives as long as the directory. Wrapping arithmetic keeps the
+        // allocation's provenance.
+        Some((buckets.wrapping_add(b), filters.wrapping_add(b)))
+    }
+
+    /// [`slot`](Self::slot) through the segment array, allocating the segment if needed,
+    /// and entering it in the lookup tables.
+    #[cold]
+    #[inline(never)]
+    fn slot_slow(&self, b: usize) -> (&Bucket, &AtomicFilter) {
         let (seg, off) = locate(b);
         // Acquire: pairs with the AcqRel CAS that publishes the segment in `alloc_segment`,
         // so the sentinels' `so` written before publication are visible.
@@ -225,93 +311,56 @@ impl Directory {
         if base.is_null() {
             base = self.alloc_segment(seg);
         }
+        self.enter(seg, base);
         // SAFETY: `base` is a published segment of `segment_len(seg)` buckets that lives
-        // as long as the directory, and `off < segment_len(seg)` by `locate`.
-        unsafe { &*base.add(off) }
+        // as long as the directory, and `off < segment_len(seg)` by `locate`; the filter
+        // words follow the buckets (`segment_layout`).
+        unsafe { (&*base.add(off), &*filter_at(base, segment_len(seg), off)) }
     }
 
-    /// The filter word of bucket `b`, allocating its segment if needed.
-    #[inline]
-    pub(crate) fn filter(&self, b: usize) -> &AtomicFilter {
-        let (seg, off) = locate(b);
-        // Acquire: as in `bucket`.
-        let mut base = self.segments[seg].load(Ordering::Acquire);
-        if base.is_null() {
-            base = self.alloc_segment(seg);
-        }
-        // SAFETY: as in `bucket`; the filter words follow the buckets (`segment_layout`).
-        unsafe { &*filter_at(base, segment_len(seg), off) }
-    }
-
-    /// The filter word of bucket `b`, if its segment exists (without allocating).
-    #[inline]
-    pub(crate) fn filter_if_any(&self, b: usize) -> Option<&AtomicFilter> {
-        let (seg, off) = locate(b);
-        // Acquire: as in `bucket`.
-        let base = self.segments[seg].load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: as in `filter`.
-        Some(unsafe { &*filter_at(base, segment_len(seg), off) })
-    }
-
-    /// Bucket `b`'s sentinel and filter word, if its segment exists (without allocating):
-    /// a lookup's one read of the directory's segment table.
-    #[inline]
-    pub(crate) fn slot_if_any(&self, b: usize) -> Option<(&Bucket, &AtomicFilter)> {
-        let (seg, off) = locate(b);
-        // Acquire: as in `bucket`.
-        let base = self.segments[seg].load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: as in `bucket` and `filter`.
-        unsafe { Some((&*base.add(off), &*filter_at(base, segment_len(seg), off))) }
+    /// Enters published segment `seg` at `base` in the lookup tables (see `buckets`):
+    /// idempotent, any thread that loaded `base` from `segments` (or published it) may.
+    fn enter(&self, seg: usize, base: *mut Bucket) {
+        let first = segment_base(seg);
+        // SAFETY: `base` is segment `seg`'s allocation (caller); `filter_at` with offset
+        // 0 only computes its filter words' address.
+        let filters = unsafe { filter_at(base, segment_len(seg), 0) };
+        // Relaxed: published by the Release store below.
+        self.filters[seg].store(filters.wrapping_sub(first).cast_mut(), Ordering::Relaxed);
+        // Release: pairs with the Acquire load in `slot`; see there.
+        self.buckets[seg].store(base.wrapping_sub(first), Ordering::Release);
     }
 
     /// Asks the processor to fetch bucket `b`'s line (an eviction's sample probes many
-    /// buckets at once); nothing if its segment does not exist.
+    /// buckets at once); nothing if its segment is not in the lookup tables.
     #[inline]
     pub(crate) fn prefetch_bucket(&self, b: usize) {
         if crate::sync::LOOM {
             return;
         }
-        let (seg, off) = locate(b);
-        // Relaxed: only an address for a hint; `ready_bucket` reads the bucket itself.
-        let base = self.segments[seg].load(Ordering::Relaxed);
-        if !base.is_null() {
-            crate::sync::prefetch(base.wrapping_add(off));
+        if let Some((bucket, _)) = self.slot(b) {
+            crate::sync::prefetch(bucket);
         }
     }
 
     /// Asks the processor to fetch bucket `b`'s filter word (an insert writes it after
-    /// its walk); nothing if its segment does not exist.
+    /// its walk); nothing if its segment is not in the lookup tables.
     #[inline]
     pub(crate) fn prefetch_filter(&self, b: usize) {
         if crate::sync::LOOM {
             return;
         }
-        let (seg, off) = locate(b);
-        // Relaxed: only an address for a hint; `mark_filter` reads the word itself.
-        let base = self.segments[seg].load(Ordering::Relaxed);
-        if !base.is_null() {
-            // SAFETY: as in `filter`; nothing is dereferenced here.
-            crate::sync::prefetch(unsafe { filter_at(base, segment_len(seg), off) });
+        if let Some((_, filter)) = self.slot(b) {
+            crate::sync::prefetch(filter);
         }
     }
 
     /// Bucket `b` if it is ready, without allocating.
     #[inline]
     pub(crate) fn ready_bucket(&self, b: usize) -> Option<&Link> {
-        let (seg, off) = locate(b);
-        // Acquire: as in `bucket`.
-        let base = self.segments[seg].load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: as in `bucket`.
-        let bucket = unsafe { &*base.add(off) };
+        let (bucket, _) = self.slot(b)?;
+        // SAFETY: `slot`'s pointers are valid as long as the directory.
+        let bucket = unsafe { &*bucket };
         bucket.is_ready().then_some(bucket)
     }
 
@@ -390,10 +439,14 @@ impl Directory {
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
-            Ok(_) => fresh,
+            Ok(_) => {
+                self.enter(seg, fresh);
+                fresh
+            }
             Err(winner) => {
                 // SAFETY: `fresh` was never published; we still own it.
                 unsafe { free_segment(fresh, len, false) };
+                self.enter(seg, winner);
                 winner
             }
         }
@@ -650,6 +703,8 @@ mod tests {
             );
             let (bucket, filter) = dir.slot_if_any(b).expect("a ready segment");
             assert!(ptr::eq(bucket, dir.bucket(b)) && ptr::eq(filter, dir.filter(b)));
+            let (seg_base, off) = (dir.segments[seg].load(Ordering::Relaxed), off);
+            assert!(ptr::eq(bucket, seg_base.wrapping_add(off)), "bucket {b}");
         }
     }
 

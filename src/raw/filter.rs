@@ -111,6 +111,9 @@ impl<K, V> RawMap<K, V> {
         let Some((bucket, filter)) = self.dir.slot_if_any((hash as usize) & (size - 1)) else {
             return Probe::Slow;
         };
+        // SAFETY: `slot_if_any`'s pointers are valid as long as the directory, which lives
+        // as long as `self` (segments are freed only under `&mut`).
+        let (bucket, filter) = unsafe { (&*bucket, &*filter) };
         // Relaxed: as in `merged_filter` (a valid word covers the whole bucket).
         let word = filter.load(Ordering::Relaxed);
         if word & VALID == 0 {
