@@ -55,12 +55,17 @@ pub(crate) struct Directory {
     /// (in `buckets`) and filter words (in `filters`), each offset back by the segment's
     /// first bucket index (wrapping), so that bucket `b` is entry `seg_of(b)` plus `b`:
     /// no subtraction, no segment length, no branch for bucket 0. Null until the segment
-    /// is published; then written (the same values, by any thread that loaded the
-    /// published segment) `filters` first, `buckets` last.
+    /// is published; then written by the thread that published it, `filters` first,
+    /// `buckets` last.
     /// (One entry more than `segments`, never used: `seg_of` of an index is at most 64
     /// to the compiler, at most 63 in fact; so indexing needs no bounds check.)
+    ///
+    /// `filters` entries are std atomics even under loom (like a link's `so`): each is
+    /// published by the Release store of its `buckets` entry and synchronises nothing
+    /// itself, so a lookup makes one loom-visible load of the tables, as it made one of
+    /// `segments` (as loom atomics they tripled some filter models' iterations).
     buckets: [AtomicPtr<Bucket>; SEGMENTS + 1],
-    filters: [AtomicPtr<AtomicFilter>; SEGMENTS + 1],
+    filters: [std::sync::atomic::AtomicPtr<AtomicFilter>; SEGMENTS + 1],
     /// Bit `i`: a thread claimed the allocation of segment `i` for a doubling
     /// ([`Directory::prepare_doubling`]).
     claimed: AtomicU64,
@@ -123,7 +128,7 @@ impl Directory {
         let dir = Directory {
             segments: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
-            filters: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            filters: std::array::from_fn(|_| std::sync::atomic::AtomicPtr::new(ptr::null_mut())),
             claimed: AtomicU64::new(0),
             huge: 0,
         };
@@ -270,10 +275,13 @@ impl Directory {
         self.slot(b)
     }
 
-    /// Bucket `b`'s sentinel and filter word through the lookup tables (as
-    /// [`slot_if_any`](Self::slot_if_any) gives them): `None` if its segment is not
-    /// published, or published but not entered in them yet (the moment between
-    /// `alloc_segment`'s CAS and its `enter`).
+    /// Bucket `b`'s sentinel and filter word (as [`slot_if_any`](Self::slot_if_any) gives
+    /// them) through the lookup tables, or through the segment array if its segment is
+    /// not entered in them yet: `None` exactly when the segment is not published. (A
+    /// segment is entered by its publisher right after its CAS, and another thread may
+    /// publish a count that covers it in between: a lookup that then took "not entered"
+    /// for "not published" would skip bits that inserts set in its bucket's filter word,
+    /// `merged_filter`.)
     ///
     /// Every lookup does this on its critical path: two loads from tables that stay in
     /// the L1 cache and two address computations (the segment length, its first index
@@ -286,10 +294,10 @@ impl Directory {
         // written before publication are visible, and so is the `filters` entry.
         let buckets = self.buckets[seg].load(Ordering::Acquire);
         if buckets.is_null() {
-            return None;
+            return self.slot_published(b);
         }
         // Relaxed: written before the `buckets` entry loaded above (see there).
-        let filters = self.filters[seg].load(Ordering::Relaxed);
+        let filters = self.filters[seg].load(std::sync::atomic::Ordering::Relaxed);
         debug_assert!(!filters.is_null());
         // The entries are segment `seg`'s base and filter words offset back by its first
         // bucket index (`enter`), and `seg_of(b) == seg`, so `b` minus that index is an
@@ -299,8 +307,28 @@ impl Directory {
         Some((buckets.wrapping_add(b), filters.wrapping_add(b)))
     }
 
-    /// [`slot`](Self::slot) through the segment array, allocating the segment if needed,
-    /// and entering it in the lookup tables.
+    /// [`slot`](Self::slot) through the segment array, without allocating.
+    #[cold]
+    #[inline(never)]
+    fn slot_published(&self, b: usize) -> Option<(*const Bucket, *const AtomicFilter)> {
+        let (seg, off) = locate(b);
+        // Acquire: as in `slot_slow`.
+        let base = self.segments[seg].load(Ordering::Acquire);
+        if base.is_null() {
+            return None;
+        }
+        // SAFETY: as in `slot_slow`.
+        unsafe {
+            Some((
+                base.add(off).cast_const(),
+                filter_at(base, segment_len(seg), off),
+            ))
+        }
+    }
+
+    /// [`slot`](Self::slot) through the segment array, allocating the segment if needed
+    /// (a published segment not entered in the lookup tables yet is entered by the thread
+    /// that published it, right after).
     #[cold]
     #[inline(never)]
     fn slot_slow(&self, b: usize) -> (&Bucket, &AtomicFilter) {
@@ -311,28 +339,31 @@ impl Directory {
         if base.is_null() {
             base = self.alloc_segment(seg);
         }
-        self.enter(seg, base);
         // SAFETY: `base` is a published segment of `segment_len(seg)` buckets that lives
         // as long as the directory, and `off < segment_len(seg)` by `locate`; the filter
         // words follow the buckets (`segment_layout`).
         unsafe { (&*base.add(off), &*filter_at(base, segment_len(seg), off)) }
     }
 
-    /// Enters published segment `seg` at `base` in the lookup tables (see `buckets`):
-    /// idempotent, any thread that loaded `base` from `segments` (or published it) may.
+    /// Enters segment `seg` at `base` in the lookup tables (see `buckets`): by the thread
+    /// that published it (`alloc_segment`'s CAS winner), or while the directory is built.
+    /// (Only one thread, so that a model checker sees one store per segment.)
     fn enter(&self, seg: usize, base: *mut Bucket) {
         let first = segment_base(seg);
         // SAFETY: `base` is segment `seg`'s allocation (caller); `filter_at` with offset
         // 0 only computes its filter words' address.
         let filters = unsafe { filter_at(base, segment_len(seg), 0) };
         // Relaxed: published by the Release store below.
-        self.filters[seg].store(filters.wrapping_sub(first).cast_mut(), Ordering::Relaxed);
+        self.filters[seg].store(
+            filters.wrapping_sub(first).cast_mut(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         // Release: pairs with the Acquire load in `slot`; see there.
         self.buckets[seg].store(base.wrapping_sub(first), Ordering::Release);
     }
 
     /// Asks the processor to fetch bucket `b`'s line (an eviction's sample probes many
-    /// buckets at once); nothing if its segment is not in the lookup tables.
+    /// buckets at once); nothing if its segment does not exist.
     #[inline]
     pub(crate) fn prefetch_bucket(&self, b: usize) {
         if crate::sync::LOOM {
@@ -344,7 +375,7 @@ impl Directory {
     }
 
     /// Asks the processor to fetch bucket `b`'s filter word (an insert writes it after
-    /// its walk); nothing if its segment is not in the lookup tables.
+    /// its walk); nothing if its segment does not exist.
     #[inline]
     pub(crate) fn prefetch_filter(&self, b: usize) {
         if crate::sync::LOOM {
@@ -446,7 +477,7 @@ impl Directory {
             Err(winner) => {
                 // SAFETY: `fresh` was never published; we still own it.
                 unsafe { free_segment(fresh, len, false) };
-                self.enter(seg, winner);
+                // The winner enters its segment in the lookup tables.
                 winner
             }
         }
