@@ -29,6 +29,13 @@
 //! summary of the keys in the bucket's interval that lets a lookup of an absent key end
 //! before it touches the sentinel.
 //!
+//! Lookups find a bucket through two small tables (`buckets`, `filters`) that hold each
+//! published segment's sentinels and filter words offset back by the segment's first
+//! bucket index, so that bucket `b` is entry `64 − lzcnt(b)` plus `b`: no segment
+//! length, no subtraction, no branch for bucket 0 (about 13 instructions instead of 36 on
+//! every lookup's critical path). The segment's publisher enters it right after its
+//! publication CAS; until then a lookup goes through `segments` as before.
+//!
 //! Because 0 means uninitialised (the list's end is `END`, never null), a segment needs
 //! no initialisation pass: it comes zeroed from the OS (a fresh anonymous mapping for the
 //! large ones, whose pages the kernel supplies zeroed as they are first touched), so the
