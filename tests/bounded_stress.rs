@@ -8,10 +8,10 @@
 //! inserts, a clock that panics under the eviction pool's mutex. Also the filter words
 //! under growth, tested with this harness when it was written.
 //!
-//! Apart from `bounded.rs` because of its size and its run time (about 8 s in release,
-//! most of this binary's): `cargo test --test bounded_stress` or `bash scripts/asan.sh
-//! --test bounded_stress` runs it alone. Debug and ASan builds (debug assertions on) run
-//! a tenth of the operations.
+//! Apart from `bounded.rs` because of its size and its run time (about 3 s in release):
+//! `cargo test --test bounded_stress` or `bash scripts/asan.sh --test bounded_stress`
+//! runs it alone. Debug and ASan builds (debug assertions on) run a tenth of the
+//! operations.
 
 use std::collections::HashMap as StdMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
