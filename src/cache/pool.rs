@@ -41,11 +41,14 @@
 //!   many buckets as the table has (a whole round). An empty bucket costs the read of
 //!   its 16-byte sentinel, in address order, so such an eviction costs about the
 //!   directory bytes between the hand and the next entry, at most twice that with the
-//!   doubling. (Before, the eviction sampled, and its sample walked the list in split
-//!   order, one dependent miss per bucket, up to `k` entries: 169 µs per evicting insert
-//!   with 1 entry in 16,384 buckets, 2.6 ms with 1,000 in a million.) A dense table
-//!   never gets there: its first stretches or its pool always hold something, and its
-//!   stretch hint never exceeds [`MAX_STRETCH`] buckets, as tuned.
+//!   doubling. As in any stretch, an expired entry met goes first; the walk does not go
+//!   past the first stretch that holds entries to look for one. (Before, the eviction
+//!   sampled, and its sample walked the list in split order, one dependent miss per
+//!   bucket, up to `k` entries: 169 µs per evicting insert with 1 entry in 16,384
+//!   buckets.) A dense table does not get there: its first stretches or its pool hold
+//!   something (none of the 16 million evictions of the hit-ratio sweeps,
+//!   `policy_sweep map`, claimed a far stretch), and its stretch hint stays within
+//!   [`MAX_STRETCH`] buckets, as tuned.
 //!
 //! [`RawMap::walk_buckets`]: crate::raw::RawMap::walk_buckets
 
@@ -61,7 +64,8 @@ pub(crate) const POOL: usize = 16;
 const SHARDS: usize = if LOOM { 1 } else { 8 };
 /// Entries an eviction wants from the hand (the stretch adapts to hold about this many).
 pub(crate) const FRESH: usize = 2;
-/// Stretches an eviction claims at most before it falls back to the random sample.
+/// Stretches an eviction claims at most before it takes the pool's best (then, if the
+/// pool is empty too, far stretches: see the module docs).
 pub(crate) const MAX_CLAIMS: usize = 4;
 /// The stretch's bounds, in buckets. At most one directory batch (`PROBE_BATCH`) is a
 /// good ceiling: a table a sixteenth full needs 32 buckets for 2 entries, where 4
