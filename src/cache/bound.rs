@@ -390,6 +390,8 @@ impl<K, V> Bound<K, V> {
     /// pool, fed by the hand (`pool.rs`). `None` (nothing done) when the table has at most
     /// `2k` buckets (the sample then shows every entry), when another thread holds the
     /// pool, or when the hand and the pool found nothing: the caller samples instead.
+    /// `Some(false)` (nothing removed, no sample) when far stretches walked a whole round of
+    /// the table and found nothing.
     fn evict_pooled<G: RawGuard>(
         &self,
         raw: &RawMap<K, V>,
@@ -403,46 +405,51 @@ impl<K, V> Bound<K, V> {
         // A table of at most `2k` buckets samples (every bucket): checked first, with one
         // load of the bucket count (a walk of no bucket), before the pool and the hand.
         let small = 2 * k;
-        raw.walk_buckets(0, 0, small, now, guard, |_, _, _| {})?;
+        let size = raw.walk_buckets(0, 0, small, now, guard, |_, _, _| {})?;
         let mut pool = e.pools.try_lock()?;
         let rank = policy.ranker();
-        let mut fresh = 0;
-        let mut expired = None;
+        let mut hand = Hand {
+            raw,
+            policy,
+            rank: &rank,
+            small,
+            expired: None,
+        };
+        let (mut fresh, mut walked) = (0, 0);
         for _ in 0..pool::MAX_CLAIMS {
             let (from, n) = e.pools.claim();
-            // The stretch's entries, scored once the walk is over: their sketch lines are
-            // fetched meanwhile (a stretch rarely holds more than `WALK_BUFFER`; the rest
-            // are offered one by one).
-            let mut seen = [(0u64, Meta::default()); WALK_BUFFER];
-            let (mut found, mut buffered) = (0, 0);
-            raw.walk_buckets(from, n, small, now, guard, |node, cell, is_expired| {
-                found += 1;
-                if is_expired {
-                    expired.get_or_insert((node, cell));
-                    return;
-                }
-                let (hash, meta) = (policy_hash_of(node), node.meta.load());
-                if let Some(slot) = seen.get_mut(buffered) {
-                    policy.prefetch(hash);
-                    *slot = (hash, meta);
-                    buffered += 1;
-                } else {
-                    let score = policy.score(hash, meta);
-                    pool.feed(&[Pooled { hash, score }], &rank);
-                }
-            })?;
-            let mut batch = [Pooled::default(); WALK_BUFFER];
-            for (f, &(hash, meta)) in batch.iter_mut().zip(&seen[..buffered]) {
-                *f = Pooled {
-                    hash,
-                    score: policy.score(hash, meta),
-                };
-            }
-            pool.feed(&batch[..buffered], &rank);
+            let found = hand.walk(&mut pool, from, n, now, guard)?;
             e.pools.adapt(n, found);
             fresh += found;
-            if fresh >= pool::FRESH || expired.is_some() {
+            walked += n;
+            if fresh >= pool::FRESH || hand.expired.is_some() {
                 break;
+            }
+        }
+        let mut victim = match hand.expired {
+            Some((node, cell)) => Some((node, cell, true, None)),
+            None => pick(&mut pool, raw, policy, &rank, now, guard),
+        };
+        if victim.is_none() && walked < size {
+            // Nothing in the stretches nor in the pool: a sparse table. Far stretches,
+            // doubling, until one holds an entry or a whole round is walked.
+            let mut n = pool::FAR_STRETCH;
+            while walked < size {
+                let found = hand.walk(&mut pool, e.pools.claim_far(n), n, now, guard)?;
+                walked += n;
+                if found > 0 {
+                    break;
+                }
+                n = (2 * n).min(pool::MAX_FAR_STRETCH);
+            }
+            victim = match hand.expired {
+                Some((node, cell)) => Some((node, cell, true, None)),
+                None => pick(&mut pool, raw, policy, &rank, now, guard),
+            };
+            if victim.is_none() {
+                // A whole round found nothing (or what it found is gone already): the
+                // sample's walk would find nothing either. `enforce` tries again.
+                return Some(false);
             }
         }
         let cand = candidate.and_then(|h| raw.find_hash(h, now, guard));
@@ -453,10 +460,6 @@ impl<K, V> Bound<K, V> {
         });
         // An expired entry goes first (the candidate, if it expired too, as the policy
         // says).
-        let victim = match expired {
-            Some((node, cell)) => Some((node, cell, true, None)),
-            None => pick(&mut pool, raw, policy, &rank, now, guard),
-        };
         let (node, cell, expired, at) = victim?;
         let sample = [Sampled {
             hash: policy_hash_of(node),
@@ -657,6 +660,65 @@ type Victim<'g, K, V> = (&'g Node<K, V>, &'g Cell<V>, bool, Option<usize>);
 
 /// Entries of a hand's stretch whose scoring waits for their sketch lines (`evict_pooled`).
 const WALK_BUFFER: usize = 16;
+
+/// An eviction's hand (`evict_pooled`): what it needs to feed the pool from the stretches
+/// it claims, and the first expired entry they held.
+struct Hand<'a, 'g, K, V> {
+    raw: &'g RawMap<K, V>,
+    policy: &'a Policy,
+    rank: &'a Ranker,
+    /// A table of at most this many buckets is sampled instead.
+    small: usize,
+    expired: Option<(&'g Node<K, V>, &'g Cell<V>)>,
+}
+
+impl<'g, K, V> Hand<'_, 'g, K, V> {
+    /// Offers `pool` the entries of the `n` buckets from `from` on (modulo the bucket
+    /// count), except an expired one, kept in `expired` if it is the first; returns how
+    /// many entries the stretch held, or `None` (nothing walked) if the table has at most
+    /// `small` buckets.
+    fn walk<G: RawGuard>(
+        &mut self,
+        pool: &mut Pool,
+        from: usize,
+        n: usize,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Option<usize> {
+        let (policy, rank, expired) = (self.policy, self.rank, &mut self.expired);
+        // The stretch's entries, scored once the walk is over: their sketch lines are
+        // fetched meanwhile (a stretch rarely holds more than `WALK_BUFFER`; the rest are
+        // offered one by one).
+        let mut seen = [(0u64, Meta::default()); WALK_BUFFER];
+        let (mut found, mut buffered) = (0, 0);
+        self.raw
+            .walk_buckets(from, n, self.small, now, guard, |node, cell, is_expired| {
+                found += 1;
+                if is_expired {
+                    expired.get_or_insert((node, cell));
+                    return;
+                }
+                let (hash, meta) = (policy_hash_of(node), node.meta.load());
+                if let Some(slot) = seen.get_mut(buffered) {
+                    policy.prefetch(hash);
+                    *slot = (hash, meta);
+                    buffered += 1;
+                } else {
+                    let score = policy.score(hash, meta);
+                    pool.feed(&[Pooled { hash, score }], rank);
+                }
+            })?;
+        let mut batch = [Pooled::default(); WALK_BUFFER];
+        for (f, &(hash, meta)) in batch.iter_mut().zip(&seen[..buffered]) {
+            *f = Pooled {
+                hash,
+                score: policy.score(hash, meta),
+            };
+        }
+        pool.feed(&batch[..buffered], rank);
+        Some(found)
+    }
+}
 
 /// Re-checks of a pooled entry's word per eviction: the prototype's bound
 /// (`evict_proto.rs`); past it the entry last re-scored is taken as it is.
