@@ -220,3 +220,38 @@ fn doubling_claimed_by_one_thread() {
         }
     });
 }
+
+/// A lookup of a key present throughout (3, in bucket 1's interval at 2 buckets) while
+/// another thread doubles the table (inserting 4, the 3rd entry) and initialises bucket 3
+/// (inserting 7), which links bucket 3's sentinel between keys 1 and 3: key 3 lies past
+/// the new sentinel. Whatever count the lookup read (2: it walks from bucket 1 and may
+/// meet the new sentinel; 4: bucket 3, or its ancestor 1 while 3 is not ready), it finds
+/// key 3. Checks the key-first walk of `get_walk` (u64 keys compare cheaply): at a
+/// sentinel it may stop only while the count is the start's, else the ordered walk goes
+/// on past the sentinel. Fails if that walk takes every sentinel for the end, or if
+/// `Start::ends_at` ignores the count.
+#[test]
+fn get_key_past_new_child_sentinel() {
+    model("get_key_past_new_child_sentinel", 2, || {
+        let clock = ManualClock::new();
+        let map = grown(&[1, 3], &clock);
+        assert_eq!(map.bucket_count(), 2);
+        let m2 = map.clone();
+        let t = thread::spawn(move || {
+            let m = m2.pin();
+            assert_eq!(val(m.insert(4, Val::new(40))), None);
+            assert_eq!(val(m.insert(7, Val::new(70))), None);
+        });
+        {
+            let m = map.pin();
+            assert_eq!(val(m.get(&3)), Some(30), "key 3 was present throughout");
+            assert_eq!(val(m.get(&1)), Some(10), "key 1 was present throughout");
+        }
+        t.join().unwrap();
+        assert_eq!(map.bucket_count(), 4);
+        let m = map.pin();
+        for k in [1, 3, 4, 7] {
+            assert_eq!(val(m.get(&k)), Some(k * 10), "key {k}");
+        }
+    });
+}
