@@ -104,6 +104,12 @@
 //! A panic in `Hash`, `Eq` or a closure passed to `update`, `get_or_insert_with`,
 //! `compute`, `retain` and friends leaves the map consistent and leaks nothing.
 //!
+//! As with std's `HashMap`, an `Eq` that disagrees with `Hash` (or a key changed through
+//! interior mutability while in the map) is a logic error: operations may then miss keys
+//! or, for keys of at most a word without drop glue (which lookups compare along the
+//! bucket before their hashes), return another key's entry; never undefined behaviour,
+//! a leak or a double drop.
+//!
 //! A panicking `Drop` of a key or value is never undefined behaviour, never a double
 //! drop and never a leak. The map drops a removed or replaced key or value later than
 //! its removal, inside whichever call runs reclamation on whichever thread: pinning

@@ -81,6 +81,7 @@ mod retire;
 mod value;
 mod walk;
 
+use crossbeam_utils::CachePadded;
 use std::borrow::Borrow;
 use std::marker::PhantomData;
 use std::ptr;
@@ -254,7 +255,8 @@ pub(crate) enum Inserted<'g, K, V> {
 /// the split-order key. A key that owns heap data (a `String`) may point elsewhere, and
 /// comparing it with every entry of the bucket would load their data; so may a
 /// reference, which this lets through (a performance guess, never a correctness one:
-/// either order finds the same node).
+/// either order finds the same node, for an `Eq` consistent with `Hash`; an inconsistent
+/// one, a logic error, may now match another key's entry: see the crate docs).
 const fn compares_cheaply<K>() -> bool {
     !std::mem::needs_drop::<K>() && std::mem::size_of::<K>() <= 8
 }
@@ -308,8 +310,10 @@ pub(crate) struct RawMap<K, V> {
     /// Bucket count, a power of two ≥ 2; only grows.
     size: AtomicUsize,
     count: Counter,
-    /// The incremental sweep's cursor and hint (`expiry.rs`).
-    sweep: expiry::Sweep,
+    /// The incremental sweep's cursor and hint (`expiry.rs`), on lines of their own:
+    /// writers with TTLs `fetch_add` its cursor, and every lookup reads `size`, which
+    /// shared its line (offsets 1584 and 1592 in the map).
+    sweep: CachePadded<expiry::Sweep>,
     /// The bounded cache's state (`cache/bound.rs`): `None` for a map without a bound,
     /// weigher, listener or statistics of hits, which then pays nothing for them.
     pub(crate) cache: Option<Box<Bound<K, V>>>,
@@ -331,7 +335,7 @@ impl<K, V> RawMap<K, V> {
             dir: Directory::with_ready(buckets),
             size: AtomicUsize::new(buckets),
             count: Counter::new(),
-            sweep: expiry::Sweep::new(),
+            sweep: CachePadded::new(expiry::Sweep::new()),
             cache: None,
             freed: false,
             _marker: PhantomData,
@@ -571,7 +575,7 @@ impl<K, V> RawMap<K, V> {
     /// tagged as a sentinel (as [`sample`](Self::sample) takes them); the sentinels are
     /// read in address order (several to a directory line) and the chains' first lines
     /// fetched before any is walked, in batches of `PROBE_BATCH`. A bucket whose sentinel
-    /// is not ready yet is skipped: its entries are in the chain of its nearest ready
+    /// is not seen ready is skipped: its entries are in the chain of its nearest ready
     /// ancestor, a bucket of lower index that the hand walks in its turn, so a full round
     /// of the hand offers every entry once (`sample` walks the ancestor's chain instead,
     /// and the caller counts an entry offered twice once).
