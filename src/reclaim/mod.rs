@@ -57,8 +57,15 @@ use crate::sync::{AtomicU64, Mutex, Ordering};
 const BATCH: usize = if crate::sync::LOOM { 2 } else { 64 };
 /// A thread's last guard on a map flushes the collector once (hands its batches over
 /// and collects) when dropped after this many retirements since the last flush: the
-/// steady state of per-operation pins.
-const FLUSH_AFTER: usize = BATCH;
+/// steady state of per-operation pins. Eight batches: each flush pushes crossbeam's
+/// thread-local bag to its global queue, a ~2 KiB allocation, which makes glibc's malloc
+/// consolidate its fast bins (where freed nodes wait for reuse) and later node
+/// allocations take its slow path. Flushing every batch instead cost 7 % more
+/// instructions per insert + remove pair (1330 against 1236, callgrind, 100k entries),
+/// with twice the consolidations; every 32 batches saved only 10 more. Garbage waiting
+/// in a thread's bag stays below 8 batches. (Every batch under loom, whose models free
+/// within a few operations.)
+const FLUSH_AFTER: usize = if crate::sync::LOOM { BATCH } else { 8 * BATCH };
 /// A thread's last guard on a map drives reclamation to the end when its pin retired at
 /// least this many objects: a bulk operation.
 const BULK: usize = 16 * BATCH;
