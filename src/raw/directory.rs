@@ -70,7 +70,8 @@ pub(crate) struct Directory {
     /// `filters` entries are std atomics even under loom (like a link's `so`): each is
     /// published by the Release store of its `buckets` entry and synchronises nothing
     /// itself, so a lookup makes one loom-visible load of the tables, as it made one of
-    /// `segments` (as loom atomics they tripled some filter models' iterations).
+    /// `segments` (as loom atomics entered by every thread, the tables doubled or
+    /// tripled some filter models' iterations).
     buckets: [AtomicPtr<Bucket>; SEGMENTS + 1],
     filters: [std::sync::atomic::AtomicPtr<AtomicFilter>; SEGMENTS + 1],
     /// Bit `i`: a thread claimed the allocation of segment `i` for a doubling
@@ -296,9 +297,10 @@ impl Directory {
     #[inline]
     fn slot(&self, b: usize) -> Option<(*const Bucket, *const AtomicFilter)> {
         let seg = seg_of(b);
-        // Acquire: pairs with the Release store in `enter`, which follows that thread's
-        // Acquire load (or AcqRel CAS) of the published segment: the sentinels' `so`
-        // written before publication are visible, and so is the `filters` entry.
+        // Acquire: pairs with the Release store in `enter`, which follows the publishing
+        // CAS in `alloc_segment` (or the directory's construction) on the thread that
+        // made it: the sentinels' `so` written before publication are visible, and so is
+        // the `filters` entry.
         let buckets = self.buckets[seg].load(Ordering::Acquire);
         if buckets.is_null() {
             return self.slot_published(b);
