@@ -321,18 +321,12 @@ impl Directory {
     #[inline(never)]
     fn slot_published(&self, b: usize) -> Option<(*const Bucket, *const AtomicFilter)> {
         let (seg, off) = locate(b);
-        // Acquire: as in `slot_slow`.
+        // Acquire: pairs with the AcqRel CAS that publishes the segment in `alloc_segment`,
+        // so the sentinels' `so` written before publication are visible.
         let base = self.segments[seg].load(Ordering::Acquire);
-        if base.is_null() {
-            return None;
-        }
-        // SAFETY: as in `slot_slow`.
-        unsafe {
-            Some((
-                base.add(off).cast_const(),
-                filter_at(base, segment_len(seg), off),
-            ))
-        }
+        // SAFETY: `base` is a published segment (not null), and `off` is below its length
+        // by `locate`.
+        (!base.is_null()).then(|| unsafe { slot_at(base, seg, off) })
     }
 
     /// [`slot`](Self::slot) through the segment array, allocating the segment if needed
@@ -341,17 +335,16 @@ impl Directory {
     #[cold]
     #[inline(never)]
     fn slot_slow(&self, b: usize) -> (&Bucket, &AtomicFilter) {
-        let (seg, off) = locate(b);
-        // Acquire: pairs with the AcqRel CAS that publishes the segment in `alloc_segment`,
-        // so the sentinels' `so` written before publication are visible.
-        let mut base = self.segments[seg].load(Ordering::Acquire);
-        if base.is_null() {
-            base = self.alloc_segment(seg);
-        }
-        // SAFETY: `base` is a published segment of `segment_len(seg)` buckets that lives
-        // as long as the directory, and `off < segment_len(seg)` by `locate`; the filter
-        // words follow the buckets (`segment_layout`).
-        unsafe { (&*base.add(off), &*filter_at(base, segment_len(seg), off)) }
+        let (bucket, filter) = self.slot_published(b).unwrap_or_else(|| {
+            let (seg, off) = locate(b);
+            let base = self.alloc_segment(seg);
+            // SAFETY: `alloc_segment` returns the published segment, and `off` is below
+            // its length by `locate`.
+            unsafe { slot_at(base, seg, off) }
+        });
+        // SAFETY: both point into a published segment, which lives as long as the
+        // directory.
+        unsafe { (&*bucket, &*filter) }
     }
 
     /// Enters segment `seg` at `base` in the lookup tables (see `buckets`): by the thread
@@ -577,6 +570,25 @@ unsafe fn filter_at(base: *mut Bucket, len: usize, off: usize) -> *const AtomicF
     // out-of-line call there). Test: `filter_words_follow_the_buckets`.
     // SAFETY: caller; the filter words start `len` buckets into the segment.
     unsafe { base.add(len).cast::<AtomicFilter>().add(off) }
+}
+
+/// The sentinel and filter word at offset `off` of segment `seg` at `base`.
+///
+/// # Safety
+/// - `base` is segment `seg`'s allocation (`new_segment`), `off < segment_len(seg)`.
+#[inline]
+unsafe fn slot_at(
+    base: *mut Bucket,
+    seg: usize,
+    off: usize,
+) -> (*const Bucket, *const AtomicFilter) {
+    // SAFETY: caller; the filter words follow the buckets (`segment_layout`).
+    unsafe {
+        (
+            base.add(off).cast_const(),
+            filter_at(base, segment_len(seg), off),
+        )
+    }
 }
 
 /// The layout of a segment of `len` buckets (and their filter words): huge-page aligned
