@@ -983,6 +983,11 @@ impl<K, V> RawMap<K, V> {
         G: RawGuard,
     {
         let _ = guard;
+        // The answer once the key's (first) node is found: its current cell if live.
+        let mut found = |node: &'g Node<K, V>| {
+            node.current()
+                .and_then(|(cell, d)| live_at(d, &mut || now.get()).then_some((node, cell, d)))
+        };
         // Acquire: pairs with the Release CAS that linked the node (see `find`).
         let mut next = start.link.next.load(Ordering::Acquire);
         if compares_cheaply::<K>() {
@@ -1008,9 +1013,7 @@ impl<K, V> RawMap<K, V> {
                 // starts a live `Node`.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
                 if node.key.borrow() == key {
-                    return node.current().and_then(|(cell, d)| {
-                        live_at(d, &mut || now.get()).then_some((node, cell, d))
-                    });
+                    return found(node);
                 }
                 // Acquire: as above.
                 next = node.link.next.load(Ordering::Acquire);
@@ -1035,9 +1038,7 @@ impl<K, V> RawMap<K, V> {
                 // SAFETY: an entry's link starts a live `Node`.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
                 if node.key.borrow() == key {
-                    return node.current().and_then(|(cell, d)| {
-                        live_at(d, &mut || now.get()).then_some((node, cell, d))
-                    });
+                    return found(node);
                 }
             }
             // Acquire: as above.
