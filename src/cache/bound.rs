@@ -426,10 +426,7 @@ impl<K, V> Bound<K, V> {
                 break;
             }
         }
-        let mut victim = match hand.expired {
-            Some((node, cell)) => Some((node, cell, true, None)),
-            None => pick(&mut pool, raw, policy, &rank, now, guard),
-        };
+        let mut victim = hand.victim(&mut pool, now, guard);
         if victim.is_none() && walked < size {
             // Nothing in the stretches nor in the pool: a sparse table. Far stretches,
             // doubling, until one holds an entry or a whole round is walked.
@@ -442,10 +439,7 @@ impl<K, V> Bound<K, V> {
                 }
                 n = (2 * n).min(pool::MAX_FAR_STRETCH);
             }
-            victim = match hand.expired {
-                Some((node, cell)) => Some((node, cell, true, None)),
-                None => pick(&mut pool, raw, policy, &rank, now, guard),
-            };
+            victim = hand.victim(&mut pool, now, guard);
             if victim.is_none() {
                 // A whole round found nothing (or what it found is gone already): the
                 // sample's walk would find nothing either. `enforce` tries again.
@@ -717,6 +711,20 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
         }
         pool.feed(&batch[..buffered], rank);
         Some(found)
+    }
+
+    /// The victim so far: the first expired entry the stretches held, else the pool's
+    /// best ([`pick`]).
+    fn victim<G: RawGuard>(
+        &self,
+        pool: &mut Pool,
+        now: &mut Now<'_>,
+        guard: &'g G,
+    ) -> Option<Victim<'g, K, V>> {
+        match self.expired {
+            Some((node, cell)) => Some((node, cell, true, None)),
+            None => pick(pool, self.raw, self.policy, self.rank, now, guard),
+        }
     }
 }
 
