@@ -3,12 +3,20 @@
 //!
 //! SS06 bumps one shared counter per insert (§2.3); on a contended map that one cache
 //! line serialises every writer. Here each thread adds to its own cache-padded shard
-//! (picked by a per-thread index) and readers sum the shards; the sum is clamped at zero
-//! because a shard can go negative when one thread removes what another inserted.
+//! (picked by a per-thread index) and readers sum the shards.
+//!
+//! The length is not a counter of its own: it is the entries inserted less those removed,
+//! evicted or expired, from the event counts that `Stats` reports anyway. An insert or a
+//! removal then makes one locked read-modify-write of the count instead of two (each is a
+//! full barrier on x86, which keeps the processor from overlapping the operation's cache
+//! misses with the next one's). A removal leaves the length when it is *decided* (the
+//! freezing CAS that counts its event), not when its tombstone is installed; the sum is
+//! clamped at zero because a shard can go negative when one thread removes what another
+//! inserted.
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{shard_count, thread_index, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{shard_count, thread_index, AtomicU64, Ordering};
 
 /// The events [`Counter::bump`] counts (`Stats` in `cache/stats.rs` reports them).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -34,9 +42,8 @@ pub(crate) enum Event {
 
 const EVENTS: usize = 8;
 
-/// One thread's shard: the length and the event counts, in one line.
+/// One thread's shard: the event counts, in one line.
 struct Shard {
-    len: AtomicUsize,
     events: [AtomicU64; EVENTS],
 }
 
@@ -51,7 +58,6 @@ impl Counter {
             shards: (0..n)
                 .map(|_| {
                     CachePadded::new(Shard {
-                        len: AtomicUsize::new(0),
                         events: std::array::from_fn(|_| AtomicU64::new(0)),
                     })
                 })
@@ -64,11 +70,6 @@ impl Counter {
         &self.shards[thread_index() & (self.shards.len() - 1)]
     }
 
-    #[inline]
-    fn shard(&self) -> &AtomicUsize {
-        &self.my_shard().len
-    }
-
     /// Counts one `e` (on this thread's shard).
     #[inline]
     pub(crate) fn bump(&self, e: Event) {
@@ -76,7 +77,7 @@ impl Counter {
         self.my_shard().events[e as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Takes one `e` back (for the gauge; wrapping, as `decrement`).
+    /// Takes one `e` back (for the gauge; wrapping: a shard may go "negative").
     #[inline]
     pub(crate) fn unbump(&self, e: Event) {
         // Relaxed: as in `bump`.
@@ -92,15 +93,18 @@ impl Counter {
             .fold(0, u64::wrapping_add)
     }
 
-    /// Adds one and returns the (approximate) new total if this thread should check the
-    /// load factor now: on every insert with one shard, else on every 8th of this
-    /// shard's. Summing reads every other shard's line, which the other writers keep
-    /// taking back (at 2 threads, summing on every insert cost 6 % of the exchange mix),
-    /// so growth may lag by up to 8 entries per shard.
+    /// Counts an insert of a new entry (an [`Event::Insert`] that linked a node) and
+    /// returns the (approximate) new length if this thread should check the load factor
+    /// now: on every insert with one shard, else on every 8th of this shard's. Summing
+    /// reads every other shard's line, which the other writers keep taking back (at 2
+    /// threads, summing on every insert cost 6 % of the exchange mix), so growth may lag
+    /// by up to 8 entries per shard.
     #[inline]
-    pub(crate) fn increment(&self) -> Option<usize> {
-        // Relaxed: the count is a statistic; nothing is published through it.
-        let mine = self.shard().fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+    pub(crate) fn inserted(&self) -> Option<usize> {
+        // Relaxed: as in `bump`.
+        let mine = self.my_shard().events[Event::Insert as usize]
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
         if self.shards.len() == 1 || mine % 8 == 0 {
             Some(self.sum())
         } else {
@@ -108,25 +112,21 @@ impl Counter {
         }
     }
 
-    #[inline]
-    pub(crate) fn decrement(&self) {
-        // Relaxed: as in `increment`. Wrapping is intended (a shard may go "negative").
-        self.shard().fetch_sub(1, Ordering::Relaxed);
-    }
-
-    /// The sum of all shards, clamped at zero.
+    /// The length: inserts less removals, evictions and expirations over all shards,
+    /// clamped at zero.
     pub(crate) fn sum(&self) -> usize {
-        let total = self
-            .shards
-            .iter()
+        let total = self.shards.iter().fold(0u64, |acc, s| {
             // Relaxed: an approximate count by definition, see the module docs.
-            .fold(0usize, |acc, s| {
-                acc.wrapping_add(s.len.load(Ordering::Relaxed))
-            });
-        if (total as isize) < 0 {
+            let e = |e: Event| s.events[e as usize].load(Ordering::Relaxed);
+            acc.wrapping_add(e(Event::Insert))
+                .wrapping_sub(e(Event::Removal))
+                .wrapping_sub(e(Event::Eviction))
+                .wrapping_sub(e(Event::Expiration))
+        });
+        if (total as i64) < 0 {
             0
         } else {
-            total
+            usize::try_from(total).unwrap_or(usize::MAX)
         }
     }
 }

@@ -36,7 +36,7 @@
 //! current cell with what replaces it (a new cell, or a removal), and then *installed*
 //! into the node's `val` by whoever gets there first ([`RawMap::settle`]); the decision is
 //! the linearization point (`cell.rs`, `value.rs`). Installing a removal tombstones `val`
-//! (that thread decrements the length and retires the last cell), then the node's `next`
+//! (that thread retires the last cell; the length dropped at the decision), then the node's `next`
 //! is marked, then the node is unlinked — the order of ConcurrentSkipListMap's deletion.
 //! A key is never re-inserted into a tombstoned node: a writer that meets one helps mark
 //! it and retries, so at most one reachable node per key has cells.
@@ -1126,11 +1126,11 @@ impl<K, V> RawMap<K, V> {
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, Some);
                 pending.published();
                 self.note_deadline(deadline);
-                self.count.bump(Event::Insert);
+                let total = self.count.inserted();
                 if let Some(b) = &self.cache {
                     b.linked(weight);
                 }
-                if let Some(total) = self.count.increment() {
+                if let Some(total) = total {
                     self.maybe_grow(total);
                 }
                 // SAFETY: our cell, just published; whoever moves `val` past it retires
@@ -1260,7 +1260,7 @@ impl<K, V> RawMap<K, V> {
                 // SAFETY: an entry's link starts its node.
                 let node = unsafe { Node::<K, V>::from_link(cur) };
                 if is_tomb(node.val.load(Ordering::Relaxed)) {
-                    // SAFETY: tombstoned (its length decremented; its last cell retired,
+                    // SAFETY: tombstoned (its removal counted; its last cell retired,
                     // or kept by the node if marked `OWNS_FIRST`) and now unlinked by us;
                     // nobody can read it.
                     unsafe { Node::free_tombstoned(cur as *mut Node<K, V>, raw_next) };

@@ -70,7 +70,6 @@ impl<K, V> RawMap<K, V> {
             unsafe { retire_cell(node, old, guard) };
             return;
         }
-        self.count.decrement();
         // The inline first cell stays with the node if our CAS is the one that marks it
         // (`OWNS_FIRST`): its unlinker then frees both at once (node.rs, "The first cell
         // lives in the node").
