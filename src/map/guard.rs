@@ -91,7 +91,7 @@ impl<'map> OwnedGuard<'map> {
 }
 
 impl Drop for LocalGuard<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         // SAFETY: dropped once: here, or in `refresh`, which always puts a new guard back.
         unsafe { ManuallyDrop::drop(&mut self.inner) }
