@@ -192,7 +192,7 @@ where
     }
 
     /// The live entry of `key`: its node and current cell.
-    #[inline]
+    #[inline(always)]
     fn lookup<'g, Q>(
         &'g self,
         key: &Q,
@@ -213,7 +213,7 @@ where
     }
 
     /// [`lookup`](Self::lookup), counted as a hit or a miss when the map records them.
-    #[inline]
+    #[inline(always)]
     fn counted_lookup<'g, Q>(
         &'g self,
         key: &Q,
@@ -233,7 +233,7 @@ where
         found
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get_key_value_in<'g, Q>(
         &'g self,
         key: &Q,

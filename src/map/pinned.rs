@@ -250,7 +250,7 @@ where
     /// assert_eq!(map.pin().get("a"), Some(&1));
     /// assert_eq!(map.pin().get("b"), None);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,

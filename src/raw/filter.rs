@@ -104,7 +104,7 @@ impl<K, V> RawMap<K, V> {
     /// before the lookup pins. Anything
     /// else (a word not valid yet, a bucket not ready, a missing segment) is
     /// [`Probe::Slow`]: the caller takes `may_contain` and the general walk.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn probe(&self, hash: u64) -> Probe<'_> {
         // Acquire: as in `may_contain`.
         let size = self.size.load(Ordering::Acquire);

@@ -934,7 +934,13 @@ impl<K, V> RawMap<K, V> {
     /// live. Never writes. `pin` gives the guard the walk needs; it is called only if the
     /// bucket filter lets the key through, so a lookup that the filter answers never pins
     /// (a handle pins lazily, `reclaim::Guard::protect`).
-    #[inline]
+    ///
+    /// Inlined whole, down from `HashMapRef::get` with the walk (`#[inline(always)]` on
+    /// each step): left to the compiler, `get` stayed a call with a prologue and an
+    /// epilogue of its own, and the walk another. Inlined, a get costs 101 instructions
+    /// on a hit with the handle held and 79 on a miss the filter answers, against 124 and
+    /// 92 (callgrind, 1,000 keys, `/tmp/ghmodes`; papaya: 50 and 39).
+    #[inline(always)]
     pub(crate) fn get<'g, Q, G>(
         &'g self,
         hash: u64,
@@ -968,7 +974,7 @@ impl<K, V> RawMap<K, V> {
 
     /// [`RawMap::get`] after the bucket filter said the key may be here: the walk from
     /// `start`, under `guard` (pinned before the walk's first load of an element).
-    #[inline]
+    #[inline(always)]
     fn get_walk<'g, Q, G>(
         &'g self,
         start: Start<'g>,
