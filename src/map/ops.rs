@@ -203,13 +203,29 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.lookup_pred(key, now, g)
+            .map(|(node, cell, _)| (node, cell))
+    }
+
+    /// [`lookup`](Self::lookup), with where the node was found (for a removal under `g`).
+    #[inline(always)]
+    fn lookup_pred<'g, Q>(
+        &'g self,
+        key: &Q,
+        now: &mut Now<'_>,
+        g: &'g RawGuard<'_>,
+    ) -> Option<(&'g raw::Node<K, V>, &'g raw::Cell<V>, raw::Pred<'g>)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         // A key the bucket filter rules out needs no pin at all.
         let hash = self.hash(key);
-        let found = self.raw.get(hash, key, now, || g.protect());
-        if let (Some(b), Some((node, _, _))) = (&self.raw.cache, found) {
+        let found = self.raw.get_pred(hash, key, now, || g.protect());
+        if let (Some(b), Some((node, _, _, _))) = (&self.raw.cache, found) {
             b.on_hit(node, hash);
         }
-        found.map(|(node, cell, _)| (node, cell))
+        found.map(|(node, cell, _, pred)| (node, cell, pred))
     }
 
     /// [`lookup`](Self::lookup), counted as a hit or a miss when the map records them.
@@ -528,16 +544,19 @@ where
         let _events = self.events();
         let mut now = self.now();
         loop {
-            let Some((node, cell)) = self.lookup(key, &mut now, g) else {
+            let Some((node, cell, pred)) = self.lookup_pred(key, &mut now, g) else {
                 return Ok(None);
             };
             if !f(&node.key, &cell.value) {
                 return Err((&node.key, &cell.value));
             }
-            if self
-                .raw
-                .remove_cell(node, cell, |d| explicit(now.live(d)), g.protect())
-            {
+            if self.raw.remove_cell_after(
+                node,
+                cell,
+                |d| explicit(now.live(d)),
+                Some(pred),
+                g.protect(),
+            ) {
                 self.raw.sweep_step(&mut now, g.protect());
                 return Ok(Some((&node.key, &cell.value)));
             }

@@ -9,7 +9,7 @@ use std::ptr;
 use super::cell::{live_at, Cell, State};
 use super::node::{is_tomb, tomb, Node};
 use super::retire::retire_cell;
-use super::{mark, mark_owning_first, Cause, Now, RawMap};
+use super::{mark, mark_owning_first, Cause, Now, Pred, RawMap};
 use crate::reclaim::RawGuard;
 use crate::sync::Ordering;
 
@@ -88,7 +88,20 @@ impl<K, V> RawMap<K, V> {
         &self,
         node: &Node<K, V>,
         cur: &Cell<V>,
+        accept: impl FnMut(u64) -> Option<Cause>,
+        guard: &G,
+    ) -> bool {
+        self.remove_cell_after(node, cur, accept, None, guard)
+    }
+
+    /// [`remove_cell`](Self::remove_cell) of a node that a lookup under `guard` found
+    /// through `pred` (see [`RawMap::unlink_after`]).
+    pub(crate) fn remove_cell_after<G: RawGuard>(
+        &self,
+        node: &Node<K, V>,
+        cur: &Cell<V>,
         mut accept: impl FnMut(u64) -> Option<Cause>,
+        pred: Option<Pred<'_>>,
         guard: &G,
     ) -> bool {
         let mut state = cur.state();
@@ -110,7 +123,7 @@ impl<K, V> RawMap<K, V> {
         // Our decision is installed (by us or a helper); the node is ours to unlink.
         // Mark it in case the installer has not yet (idempotent).
         mark(&node.link);
-        self.unlink(node, guard);
+        self.unlink_after(node, pred, guard);
         true
     }
 
