@@ -143,3 +143,68 @@ fn try_insert_returns_own_value_while_removed() {
         assert!(removed.is_none() || removed == Some(10));
     });
 }
+
+/// A removal unlinks its node through the link its lookup found it by (`unlink_after`),
+/// racing the removal of the node that link belongs to. Keys 1, 5 and 3 share bucket 1
+/// in that order (split order), so the removal of 5 found it through 1's link, which the
+/// other thread marks and unlinks. Each removed value is dropped once, and 3 stays.
+/// (Without the check that the link is unmarked, the lookup's walk may pass 1 marked and
+/// CAS its frozen link: the unlinker of 1 then puts 5 back in the list after its
+/// retirement.)
+#[test]
+fn remove_after_its_predecessor_is_removed() {
+    model("remove_after_its_predecessor_is_removed", 3, || {
+        let clock = ManualClock::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin().insert(1, Val::tracked(10, &drops));
+        map.pin().insert(5, Val::tracked(50, &drops));
+        map.pin().insert(3, Val::new(30));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().remove(&1)));
+        let a = val(map.pin().remove(&5));
+        let b = t.join().unwrap();
+        assert_eq!((a, b), (Some(50), Some(10)));
+        assert_eq!(val(map.pin().get(&1)), None);
+        assert_eq!(val(map.pin().get(&5)), None);
+        assert_eq!(val(map.pin().get(&3)), Some(30));
+        assert_eq!(map.pin().iter().count(), 1);
+        assert_eq!(map.len(), 1);
+        drop(Arc::try_unwrap(map).ok().expect("last reference"));
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            2,
+            "each removed value dropped once"
+        );
+    });
+}
+
+/// A removal whose predecessor link changes under it: an insert of 9 (between 1 and 5 in
+/// split order) makes the one-CAS unlink of 5 fail, and the removal walks its bucket
+/// instead. The map ends with 1, 9 and 3.
+#[test]
+fn remove_after_an_insert_before_it() {
+    model("remove_after_an_insert_before_it", 3, || {
+        let clock = ManualClock::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin().insert(1, Val::new(10));
+        map.pin().insert(5, Val::tracked(50, &drops));
+        map.pin().insert(3, Val::new(30));
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().insert(9, Val::new(90))));
+        let a = val(map.pin().remove(&5));
+        assert_eq!(t.join().unwrap(), None);
+        assert_eq!(a, Some(50));
+        for (k, v) in [(1, Some(10)), (5, None), (9, Some(90)), (3, Some(30))] {
+            assert_eq!(val(map.pin().get(&k)), v, "key {k}");
+        }
+        assert_eq!(map.pin().iter().count(), 3);
+        drop(Arc::try_unwrap(map).ok().expect("last reference"));
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the removed value dropped once"
+        );
+    });
+}
