@@ -277,6 +277,7 @@ where
 
     /// Inserts with an explicit deadline (`NEVER` for none), returning the previous live
     /// value.
+    #[inline(always)]
     pub(crate) fn insert_deadline_in<'g>(
         &'g self,
         key: K,
@@ -305,7 +306,7 @@ where
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn insert_in<'g>(
         &'g self,
         key: K,
@@ -530,6 +531,7 @@ where
     }
 
     #[allow(clippy::type_complexity)]
+    #[inline(always)]
     pub(crate) fn remove_if_in<'g, Q, F>(
         &'g self,
         key: &Q,
@@ -563,6 +565,7 @@ where
         }
     }
 
+    #[inline(always)]
     pub(crate) fn remove_entry_in<'g, Q>(
         &'g self,
         key: &Q,

@@ -303,7 +303,7 @@ where
     /// assert_eq!(m.insert(1, "a"), None);
     /// assert_eq!(m.insert(1, "b"), Some(&"a"));
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn insert(&self, key: K, value: V) -> Option<&V> {
         self.map
             .insert_in(key, value, self.map.default_ttl, self.g())
@@ -485,6 +485,7 @@ where
     /// assert_eq!(map.pin().remove(&1), Some(&"a"));
     /// assert_eq!(map.pin().remove(&1), None);
     /// ```
+    #[inline(always)]
     pub fn remove<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
