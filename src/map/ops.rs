@@ -400,6 +400,7 @@ where
         }
     }
 
+    #[inline(always)]
     pub(crate) fn update_in<'g, F>(&'g self, key: K, f: F, g: &'g RawGuard<'_>) -> Option<&'g V>
     where
         F: Fn(&V) -> V,
@@ -408,6 +409,7 @@ where
     }
 
     /// One atomic `update` of the live value of `key`, or `None` if there is none.
+    #[inline(always)]
     fn update_live<'g, F>(
         &'g self,
         key: &K,

@@ -323,7 +323,7 @@ where
     /// m.insert_with_ttl("gone", 2, Duration::ZERO);
     /// assert_eq!(m.get("gone"), None);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) -> Option<&V> {
         self.map.insert_in(key, value, Some(ttl), self.g())
     }
@@ -406,6 +406,7 @@ where
     /// assert_eq!(m.update("hits", |v| v + 1), Some(&2));
     /// assert_eq!(m.update("misses", |v| v + 1), None);
     /// ```
+    #[inline(always)]
     pub fn update<F>(&self, key: K, update: F) -> Option<&V>
     where
         F: Fn(&V) -> V,
