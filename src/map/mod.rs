@@ -238,8 +238,9 @@ impl<K, V, S> HashMap<K, V, S> {
         OwnedGuard::new(&self.collector)
     }
 
-    /// The number of entries not yet unlinked: an upper bound on the live entries, as it
-    /// also counts entries that expired but were not swept yet.
+    /// The number of entries inserted and not yet removed, evicted or reclaimed after
+    /// their expiry: an upper bound on the live entries, as it also counts entries that
+    /// expired but were not swept yet.
     ///
     /// Approximate while other threads write: it sums per-thread counts, read one after
     /// the other. A map with a [`max_capacity`](HashMapBuilder::max_capacity) and no
