@@ -28,8 +28,8 @@
 //!
 //! # Consistency
 //! Every single-key operation is linearizable. `len` is approximate under concurrent
-//! writes and counts entries that expired but were not yet unlinked (an upper bound on
-//! the live entries). Iteration is weakly consistent: an entry live for the whole
+//! writes and counts entries that expired but were not yet swept (an upper bound on the
+//! live entries). Iteration is weakly consistent: an entry live for the whole
 //! iteration is seen exactly once; one inserted or removed meanwhile may or may not be.
 //!
 //! # Atomic operations

@@ -264,8 +264,8 @@ impl<K, S> HashSet<K, S> {
         self.map.owned_guard()
     }
 
-    /// The number of members not yet unlinked (it may count expired ones until they are
-    /// swept); see [`HashMap::len`].
+    /// The number of members inserted and not yet removed (it may count expired ones
+    /// until they are swept); see [`HashMap::len`].
     ///
     /// # Examples
     /// ```

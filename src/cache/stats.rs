@@ -39,7 +39,8 @@ pub struct Stats {
     /// Entries that left after their deadline (cause
     /// [`Expired`](crate::RemovalCause::Expired)).
     pub expirations: u64,
-    /// Entries not yet unlinked ([`HashMap::len`](crate::HashMap::len)).
+    /// Entries inserted and not yet removed, evicted or expired away
+    /// ([`HashMap::len`](crate::HashMap::len)).
     pub entries: u64,
     /// [`HashMap::weighted_size`](crate::HashMap::weighted_size).
     pub weighted_size: u64,
