@@ -208,3 +208,41 @@ fn remove_after_an_insert_before_it() {
         );
     });
 }
+
+/// A removal unlinking its node through its lookup's link (`unlink_after`) while that
+/// link stops being the node's predecessor because a *bucket sentinel* is linked into
+/// it. The setup's third insert doubles the table to 4 buckets, so bucket 3's sentinel
+/// is not linked yet: the lookup of 3 starts at bucket 1 and finds 3 through 5's link;
+/// the insert of 7 (bucket 3) links bucket 3's sentinel between 5 and 3 (and may then
+/// unlink 3 itself, once marked). Either way 3 is unlinked once, and the sentinel stays
+/// reachable: the map ends with 1, 5 and 7. (With a blind store instead of the CAS in
+/// `unlink_after`, the sentinel is cut out of the list while its bucket is ready, and
+/// a lookup from it reads the freed node.)
+#[test]
+fn remove_after_a_sentinel_is_linked_before_it() {
+    model("remove_after_a_sentinel_is_linked_before_it", 3, || {
+        let clock = ManualClock::new();
+        let drops = Arc::new(AtomicUsize::new(0));
+        let map = Arc::new(map_with::<Val>(0, MaskHasher::IDENTITY, &clock));
+        map.pin().insert(1, Val::new(10));
+        map.pin().insert(5, Val::new(50));
+        map.pin().insert(3, Val::tracked(30, &drops));
+        assert_eq!(map.bucket_count(), 4, "the setup's growth");
+        let m2 = map.clone();
+        let t = thread::spawn(move || val(m2.pin().insert(7, Val::new(70))));
+        let a = val(map.pin().remove(&3));
+        assert_eq!(t.join().unwrap(), None);
+        assert_eq!(a, Some(30));
+        for (k, v) in [(1, Some(10)), (5, Some(50)), (3, None), (7, Some(70))] {
+            assert_eq!(val(map.pin().get(&k)), v, "key {k}");
+        }
+        assert_eq!(map.pin().iter().count(), 3);
+        assert_eq!(map.len(), 3);
+        drop(Arc::try_unwrap(map).ok().expect("last reference"));
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the removed value dropped once"
+        );
+    });
+}
