@@ -8,9 +8,11 @@
 //! and once another thread prunes the released registration from the map's registry, the
 //! guard's drop reads freed memory.
 //!
-//! Reproducers of a bug in `src/` (found in review 7): ignored until it is fixed. Run with
-//! `cargo test --test guard_thread_exit -- --ignored` (the second one under
-//! `bash scripts/asan.sh --test guard_thread_exit -- --ignored`).
+//! Regression tests of that bug (found in review 7, fixed): `flush` now only sets a flag
+//! that the drop applies, so a guard binds its registration only when it pins (or in its
+//! own drop), and the thread's exit skips pinned registrations. The second test reported
+//! a heap-use-after-free under `bash scripts/asan.sh --test guard_thread_exit` before the
+//! fix.
 
 use std::cell::RefCell;
 use std::sync::mpsc;
@@ -94,7 +96,6 @@ fn exit_with_a_flushed_guard(
 /// registration"), where an unbound guard registers afresh and reads (as
 /// `threads.rs::pinning_in_a_late_thread_local_destructor_works` shows).
 #[test]
-#[ignore = "reproducer of an open bug (review 7): a bound, unpinned guard outlives its registration"]
 fn a_flushed_guard_reads_in_a_late_thread_local_destructor() {
     static MAP: LazyLock<HashMap<u64, u64>> = LazyLock::new(HashMap::new);
     let read = exit_with_a_flushed_guard(&MAP, || {});
@@ -105,7 +106,6 @@ fn a_flushed_guard_reads_in_a_late_thread_local_destructor() {
 /// registration (its last reference), and the guard then reads it after its free
 /// (heap-use-after-free under ASan).
 #[test]
-#[ignore = "reproducer of an open bug (review 7): use after free under ASan"]
 fn a_flushed_guard_outliving_its_pruned_registration() {
     static MAP: LazyLock<HashMap<u64, u64>> = LazyLock::new(HashMap::new);
     let read = exit_with_a_flushed_guard(&MAP, || {
