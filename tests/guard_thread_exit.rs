@@ -8,9 +8,9 @@
 //! and once another thread prunes the released registration from the map's registry, the
 //! guard's drop reads freed memory.
 //!
-//! Regression tests of that bug (found in review 7, fixed): `flush` now only sets a flag
-//! that the drop applies, so a guard binds its registration only when it pins (or in its
-//! own drop), and the thread's exit skips pinned registrations. The second test reported
+//! Regression tests of that bug (found in review 7, fixed): `flush` now pins the guard, so
+//! a guard binds its registration only when it pins, and the thread's exit skips pinned
+//! registrations. The second test reported
 //! a heap-use-after-free under `bash scripts/asan.sh --test guard_thread_exit` before the
 //! fix.
 

@@ -152,7 +152,6 @@ impl Collector {
             epoch: UnsafeCell::new(None),
             participant: Cell::new(None),
             owned: Cell::new(false),
-            reclaim: Cell::new(false),
             collector: self,
         }
     }
@@ -184,7 +183,6 @@ impl Collector {
             epoch: UnsafeCell::new(None),
             participant: Cell::new(Some(self.fresh_participant())),
             owned: Cell::new(true),
-            reclaim: Cell::new(false),
             collector: self,
         }
     }
@@ -248,9 +246,6 @@ pub struct Guard<'c> {
     /// Whether the guard owns its participant (a fresh registration), which it releases
     /// and frees when dropped. Set with `participant`.
     owned: Cell<bool>,
-    /// Set by [`Guard::reclaim_on_drop`]: the drop hands the participant's retirement list
-    /// over and drives reclamation.
-    reclaim: Cell<bool>,
     collector: &'c Collector,
 }
 
@@ -304,7 +299,7 @@ impl<'c> Guard<'c> {
     }
 
     /// The guard's participant, binding it first if the guard has none yet. Callers pin
-    /// right after, or are the guard's drop (see [`reclaim_on_drop`](Self::reclaim_on_drop)).
+    /// right after (see [`reclaim_on_drop`](Self::reclaim_on_drop)).
     #[inline]
     fn bound(&self) -> &Participant {
         let p = match self.participant.get() {
@@ -341,12 +336,16 @@ impl<'c> Guard<'c> {
     /// reclamation (if it is the thread's last guard on the map), however little was
     /// retired: for calls that promise to free before they return.
     ///
-    /// Only a flag until the drop: binding the participant here without pinning would let
+    /// Pins (if the guard has not yet): binding the participant without pinning would let
     /// the thread's exit release it under a guard that lives on in a later thread-local
     /// destructor (`tests/guard_thread_exit.rs`); the thread's exit skips only pinned
     /// participants.
     pub(crate) fn reclaim_on_drop(&self) {
-        self.reclaim.set(true);
+        let _ = self.protect();
+        let p = self.participant();
+        // Both counters: the drop's fast path relies on `pin_retired <= retired`.
+        p.pin_retired.set(p.pin_retired.get().max(BULK));
+        p.retired.set(p.retired.get().max(BULK));
     }
 
     /// Hands this participant's retirement list to crossbeam as one deferred batch.
@@ -417,10 +416,6 @@ impl Drop for Guard<'_> {
         // into the handle's drop.
         if let Some(p) = self.participant.get() {
             self.drop_bound(p);
-        } else if self.reclaim.get() {
-            // Asked to reclaim though it never pinned: bind now, for the drop only.
-            let p = NonNull::from(self.bound());
-            self.drop_bound(p);
         }
     }
 }
@@ -433,11 +428,6 @@ impl Guard<'_> {
         // SAFETY: alive while the guard is (see `bound`); not tied to the borrow of
         // `self`, whose epoch guard is dropped below.
         let p: &Participant = unsafe { p.as_ref() };
-        if self.reclaim.get() {
-            // Both counters: the fast path below relies on `pin_retired <= retired`.
-            p.pin_retired.set(p.pin_retired.get().max(BULK));
-            p.retired.set(p.retired.get().max(BULK));
-        }
         // Nothing to hand over (`pin_retired <= retired` always): just unpin. This is
         // the drop of nearly every per-operation handle.
         if !self.owned.get() && p.retired.get() < FLUSH_AFTER {
