@@ -765,6 +765,7 @@ fn pick<'g, K, V, G: RawGuard>(
                 hash: p.hash,
                 score: policy.score(p.hash, meta),
             },
+            rank,
         );
     }
 }

@@ -87,68 +87,138 @@ pub(crate) struct Pooled {
     pub(crate) score: Score,
 }
 
-/// One shard's pool: the best entries seen, unordered.
+/// One shard's pool: the best entries seen, unordered, each with its rank.
+///
+/// A rank depends on the policy clock and the window ([`Ranker`]), which move once per
+/// `ticker::BATCH` inserts and on a ghost hit: the ranks are kept with the entries and
+/// computed again, all of them, only when the ranker differs from the one they were
+/// computed with. Between those, an eviction ranks only the entries it offers, and a full
+/// pool remembers which entry is its worst until an entry changes. The fields are kept
+/// apart (hashes, scores, ranks): a search for a hash reads 2 lines, not 6.
 #[derive(Debug)]
 pub(crate) struct Pool {
     len: usize,
-    entries: [Pooled; POOL],
+    hashes: [u64; POOL],
+    scores: [Score; POOL],
+    /// `ranks[i]` is `ranked.rank(scores[i])`, for `i < len`.
+    ranks: [u64; POOL],
+    /// The ranker `ranks` were computed with (`None`: none yet).
+    ranked: Option<Ranker>,
+    /// The index of the worst entry (the last of the largest rank) of a full pool, if
+    /// known (forgotten whenever an entry or the ranks change).
+    worst: Option<usize>,
 }
 
 impl Pool {
     fn new() -> Pool {
         Pool {
             len: 0,
-            entries: [Pooled::default(); POOL],
+            hashes: [0; POOL],
+            scores: [Score::default(); POOL],
+            ranks: [0; POOL],
+            ranked: None,
+            worst: None,
         }
     }
 
-    pub(crate) fn entries(&self) -> &[Pooled] {
-        &self.entries[..self.len]
+    /// The pooled hashes.
+    pub(crate) fn hashes(&self) -> &[u64] {
+        &self.hashes[..self.len]
+    }
+
+    /// Makes the ranks `r`'s.
+    #[inline]
+    fn rerank(&mut self, r: &Ranker) {
+        if self.ranked.as_ref() != Some(r) {
+            for (k, &s) in self.ranks.iter_mut().zip(&self.scores[..self.len]) {
+                *k = r.rank(s);
+            }
+            self.ranked = Some(*r);
+            self.worst = None;
+        }
+    }
+
+    /// The worst entry of a full pool: the last of the largest rank.
+    #[inline]
+    fn worst(&mut self) -> usize {
+        debug_assert_eq!(self.len, POOL);
+        *self.worst.get_or_insert_with(|| {
+            let mut w = 0;
+            for i in 1..POOL {
+                if self.ranks[i] >= self.ranks[w] {
+                    w = i;
+                }
+            }
+            w
+        })
     }
 
     /// Offers each of `fresh`: it replaces an entry of the same hash, else takes a free
-    /// place, else the worst entry's if it ranks before it. (The pool's ranks are computed
-    /// once per call.)
+    /// place, else the worst entry's, if it ranks before the worst entry. (A fresh entry
+    /// that does not, and whose hash is pooled, leaves the pooled one as it was: the hand
+    /// meets a pooled entry again only after a whole round of the table, and `pick`
+    /// re-checks the best entry's word anyway. Most fresh entries rank after the worst,
+    /// so they cost one compare, not a search.)
     pub(crate) fn feed(&mut self, fresh: &[Pooled], r: &Ranker) {
-        let mut ranks = [0u64; POOL];
-        for (k, e) in ranks.iter_mut().zip(self.entries()) {
-            *k = r.rank(e.score);
-        }
+        self.rerank(r);
         for &p in fresh {
             let k = r.rank(p.score);
+            let full = self.len == POOL;
+            if full && k >= self.ranks[self.worst()] {
+                continue;
+            }
             let i = if let Some(i) = self.position(p.hash) {
                 i
-            } else if self.len < POOL {
+            } else if !full {
                 self.len += 1;
                 self.len - 1
             } else {
-                let worst = (0..POOL).max_by_key(|&i| ranks[i]).expect("a full pool");
-                if k >= ranks[worst] {
-                    continue;
-                }
-                worst
+                self.worst()
             };
-            self.entries[i] = p;
-            ranks[i] = k;
+            self.put(i, p, k);
         }
     }
 
+    #[inline]
+    fn put(&mut self, i: usize, p: Pooled, rank: u64) {
+        self.hashes[i] = p.hash;
+        self.scores[i] = p.score;
+        self.ranks[i] = rank;
+        self.worst = None;
+    }
+
     /// The index of the best entry (the first to evict), if any.
-    pub(crate) fn best(&self, r: &Ranker) -> Option<usize> {
-        (0..self.len).min_by_key(|&i| r.rank(self.entries[i].score))
+    pub(crate) fn best(&mut self, r: &Ranker) -> Option<usize> {
+        self.rerank(r);
+        let mut best = None;
+        for i in 0..self.len {
+            if best.is_none_or(|b: usize| self.ranks[i] < self.ranks[b]) {
+                best = Some(i);
+            }
+        }
+        best
     }
 
     pub(crate) fn get(&self, i: usize) -> Pooled {
-        self.entries[i]
+        Pooled {
+            hash: self.hashes[i],
+            score: self.scores[i],
+        }
     }
 
-    pub(crate) fn set(&mut self, i: usize, p: Pooled) {
-        self.entries[i] = p;
+    /// Replaces entry `i` by `p` (same hash, scored again), ranked by `r`.
+    pub(crate) fn set(&mut self, i: usize, p: Pooled, r: &Ranker) {
+        self.rerank(r);
+        self.put(i, p, r.rank(p.score));
     }
 
     pub(crate) fn remove(&mut self, i: usize) {
         self.len -= 1;
-        self.entries[i] = self.entries[self.len];
+        let last = self.len;
+        self.hashes[i] = self.hashes[last];
+        self.scores[i] = self.scores[last];
+        self.ranks[i] = self.ranks[last];
+        self.worst = None;
     }
 
     /// Drops the entry of this hash, if pooled.
@@ -158,8 +228,10 @@ impl Pool {
         }
     }
 
+    /// The index of the entry of this hash, if pooled.
+    #[inline]
     fn position(&self, hash: u64) -> Option<usize> {
-        self.entries().iter().position(|q| q.hash == hash)
+        self.hashes().iter().position(|&h| h == hash)
     }
 }
 
@@ -259,19 +331,23 @@ mod tests {
                 freq,
             },
         };
+        let best = |pool: &mut Pool| {
+            let i = pool.best(&r).unwrap();
+            pool.get(i).hash
+        };
         let fresh: Vec<Pooled> = (0..POOL as u64).map(|h| at(h, 2 + h as u8)).collect();
         pool.feed(&fresh, &r);
-        assert_eq!(pool.entries().len(), POOL);
+        assert_eq!(pool.hashes().len(), POOL);
         pool.feed(&[at(100, 18)], &r); // worse than all: not taken
-        assert!(pool.entries().iter().all(|p| p.hash != 100));
+        assert!(!pool.hashes().contains(&100));
         pool.feed(&[at(101, 1)], &r); // better than the worst (hash 15): replaces it
-        assert!(pool.entries().iter().all(|p| p.hash != 15));
-        assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 101);
+        assert!(!pool.hashes().contains(&15));
+        assert_eq!(best(&mut pool), 101);
         pool.feed(&[at(101, 9)], &r); // the same hash re-scored, in place
-        assert_eq!(pool.entries().iter().filter(|p| p.hash == 101).count(), 1);
-        assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 0);
+        assert_eq!(pool.hashes().iter().filter(|&&h| h == 101).count(), 1);
+        assert_eq!(best(&mut pool), 0);
         pool.remove_hash(0);
-        assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 1);
-        assert_eq!(pool.entries().len(), POOL - 1);
+        assert_eq!(best(&mut pool), 1);
+        assert_eq!(pool.hashes().len(), POOL - 1);
     }
 }
