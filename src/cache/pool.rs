@@ -92,9 +92,12 @@ pub(crate) struct Pooled {
 /// A rank depends on the policy clock and the window ([`Ranker`]), which move once per
 /// `ticker::BATCH` inserts and on a ghost hit: the ranks are kept with the entries and
 /// computed again, all of them, only when the ranker differs from the one they were
-/// computed with. Between those, an eviction ranks only the entries it offers, and a full
-/// pool remembers which entry is its worst until an entry changes. The fields are kept
-/// apart (hashes, scores, ranks): a search for a hash reads 2 lines, not 6.
+/// computed with. Between those, an eviction ranks only the entries it offers; the pool
+/// remembers which entry is its best and (when full) its worst while they stay so, and
+/// a filter of its hashes answers most searches for a hash that is not pooled (the
+/// window's candidate, evicted, is looked for on every eviction that takes it) without
+/// a pass over the entries. The fields are kept apart (hashes, scores, ranks): a search
+/// reads 2 lines, not 6.
 #[derive(Debug)]
 pub(crate) struct Pool {
     len: usize,
@@ -104,9 +107,21 @@ pub(crate) struct Pool {
     ranks: [u64; POOL],
     /// The ranker `ranks` were computed with (`None`: none yet).
     ranked: Option<Ranker>,
+    /// The index of an entry of the smallest rank, if known.
+    best: Option<usize>,
     /// The index of the worst entry (the last of the largest rank) of a full pool, if
-    /// known (forgotten whenever an entry or the ranks change).
+    /// known.
     worst: Option<usize>,
+    /// Bit `filter_bit(h)` is set for every pooled hash `h` (and maybe others).
+    filter: u64,
+}
+
+/// A hash's bit in [`Pool::filter`]: 6 bits of its top byte. (Not its low bits: the hand
+/// pools neighbours in the table, whose hashes share their low bits; bit 63 is set in
+/// every policy hash.)
+#[inline]
+fn filter_bit(hash: u64) -> u64 {
+    1 << ((hash >> 56) & 63)
 }
 
 impl Pool {
@@ -117,7 +132,9 @@ impl Pool {
             scores: [Score::default(); POOL],
             ranks: [0; POOL],
             ranked: None,
+            best: None,
             worst: None,
+            filter: 0,
         }
     }
 
@@ -127,15 +144,21 @@ impl Pool {
     }
 
     /// Makes the ranks `r`'s.
-    #[inline]
+    #[inline(always)]
     fn rerank(&mut self, r: &Ranker) {
         if self.ranked.as_ref() != Some(r) {
-            for (k, &s) in self.ranks.iter_mut().zip(&self.scores[..self.len]) {
-                *k = r.rank(s);
-            }
-            self.ranked = Some(*r);
-            self.worst = None;
+            self.rerank_all(r);
         }
+    }
+
+    #[inline(never)]
+    fn rerank_all(&mut self, r: &Ranker) {
+        for (k, &s) in self.ranks.iter_mut().zip(&self.scores[..self.len]) {
+            *k = r.rank(s);
+        }
+        self.ranked = Some(*r);
+        self.best = None;
+        self.worst = None;
     }
 
     /// The worst entry of a full pool: the last of the largest rank.
@@ -179,24 +202,41 @@ impl Pool {
         }
     }
 
+    /// Writes entry `i` (`i < len`): `p`, ranked `rank`.
     #[inline]
     fn put(&mut self, i: usize, p: Pooled, rank: u64) {
+        let old = self.ranks[i];
         self.hashes[i] = p.hash;
         self.scores[i] = p.score;
         self.ranks[i] = rank;
+        self.best = match self.best {
+            // The best entry, ranked again: still the best if it went no further back.
+            Some(b) if b == i => (rank <= old).then_some(i),
+            Some(b) => Some(if rank < self.ranks[b] { i } else { b }),
+            None => None,
+        };
         self.worst = None;
+        self.refilter();
+    }
+
+    /// Computes the filter of the pooled hashes afresh (when an entry was overwritten or
+    /// removed: rarely, next to the passes that choose victims).
+    #[inline]
+    fn refilter(&mut self) {
+        self.filter = self.hashes().iter().fold(0, |f, &h| f | filter_bit(h));
     }
 
     /// The index of the best entry (the first to evict), if any.
     pub(crate) fn best(&mut self, r: &Ranker) -> Option<usize> {
         self.rerank(r);
-        let mut best = None;
-        for i in 0..self.len {
-            if best.is_none_or(|b: usize| self.ranks[i] < self.ranks[b]) {
-                best = Some(i);
+        if self.best.is_none() {
+            for i in 0..self.len {
+                if self.best.is_none_or(|b| self.ranks[i] < self.ranks[b]) {
+                    self.best = Some(i);
+                }
             }
         }
-        best
+        self.best
     }
 
     pub(crate) fn get(&self, i: usize) -> Pooled {
@@ -218,7 +258,13 @@ impl Pool {
         self.hashes[i] = self.hashes[last];
         self.scores[i] = self.scores[last];
         self.ranks[i] = self.ranks[last];
+        self.best = match self.best {
+            Some(b) if b == i => None,
+            Some(b) if b == last => Some(i),
+            b => b,
+        };
         self.worst = None;
+        self.refilter();
     }
 
     /// Drops the entry of this hash, if pooled.
@@ -231,6 +277,9 @@ impl Pool {
     /// The index of the entry of this hash, if pooled.
     #[inline]
     fn position(&self, hash: u64) -> Option<usize> {
+        if self.filter & filter_bit(hash) == 0 {
+            return None;
+        }
         self.hashes().iter().position(|&h| h == hash)
     }
 }
@@ -316,6 +365,8 @@ impl Pools {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::meta::NEW;
+    use crate::cache::meta::PROTECTED;
     use crate::cache::{Config, Meta, Policy};
 
     #[test]
@@ -349,5 +400,144 @@ mod tests {
         pool.remove_hash(0);
         assert_eq!(best(&mut pool), 1);
         assert_eq!(pool.hashes().len(), POOL - 1);
+    }
+
+    #[test]
+    fn kept_ranks_follow_the_clock() {
+        // Capacity 1000: a window of 10 inserts. An entry just inserted ranks last (in the
+        // window) at first, and first (the least frequent) once the clock has moved past
+        // the window; the pool must see it move.
+        let policy = Policy::new(1000, Config::default());
+        let r0 = policy.ranker();
+        let young = Pooled {
+            hash: 1 << 63 | 1,
+            score: policy.score(1 << 63 | 1, Meta::new(0, NEW)),
+        };
+        let frequent = Pooled {
+            hash: 1 << 63 | 2,
+            score: Score {
+                meta: Meta::default(),
+                freq: 5,
+            },
+        };
+        let mut pool = Pool::new();
+        pool.feed(&[young, frequent], &r0);
+        let best = |pool: &mut Pool, r: &Ranker| {
+            let i = pool.best(r).unwrap();
+            pool.get(i)
+        };
+        assert_eq!(best(&mut pool, &r0), frequent);
+        for k in 0..2 * crate::cache::ticker::BATCH {
+            policy.on_insert(1 << 63 | (100 + k));
+        }
+        let r1 = policy.ranker();
+        assert_ne!(r0, r1, "the clock moved");
+        assert_eq!(best(&mut pool, &r1), young);
+    }
+
+    /// The pool's rules, every rank computed afresh, the entries laid out as the pool
+    /// lays them out (a removal moves the last entry into the hole).
+    #[derive(Default)]
+    struct Naive(Vec<Pooled>);
+
+    impl Naive {
+        fn feed(&mut self, p: Pooled, r: &Ranker) {
+            let rank = |i: usize| r.rank(self.0[i].score);
+            let k = r.rank(p.score);
+            let worst = (0..self.0.len()).max_by_key(|&i| rank(i));
+            let full = self.0.len() == POOL;
+            if full && k >= rank(worst.unwrap()) {
+                return;
+            }
+            if let Some(i) = self.0.iter().position(|q| q.hash == p.hash) {
+                self.0[i] = p;
+            } else if !full {
+                self.0.push(p);
+            } else {
+                self.0[worst.unwrap()] = p;
+            }
+        }
+    }
+
+    #[test]
+    fn the_kept_ranks_and_the_remembered_best_and_worst_match_a_naive_pool() {
+        let policy = Policy::new(1000, Config::default());
+        // Rankers at clock readings 0, 16, 32 and 48 (the window is 10 inserts).
+        let rankers: Vec<Ranker> = (0..4u64)
+            .map(|t| {
+                let r = policy.ranker();
+                for k in 0..crate::cache::ticker::BATCH {
+                    policy.on_insert(1 << 62 | t << 8 | k);
+                }
+                r
+            })
+            .collect();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let random_entry = |next: &mut dyn FnMut(u64) -> u64| {
+            // 40 hashes (so that the same one comes back), spread over the top byte.
+            let hash = 1 << 63 | (next(40) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 1;
+            let flags = [0, NEW, PROTECTED][next(3) as usize];
+            Pooled {
+                hash,
+                score: Score {
+                    meta: Meta::new(next(50), flags),
+                    freq: next(4) as u8,
+                },
+            }
+        };
+        let (mut pool, mut naive) = (Pool::new(), Naive::default());
+        let mut r = rankers[0];
+        for step in 0..20_000 {
+            if next(8) == 0 {
+                r = rankers[next(4) as usize];
+            }
+            match next(6) {
+                0..=2 => {
+                    let fresh: Vec<Pooled> =
+                        (0..1 + next(4)).map(|_| random_entry(&mut next)).collect();
+                    pool.feed(&fresh, &r);
+                    for &p in &fresh {
+                        naive.feed(p, &r);
+                    }
+                }
+                3 => {
+                    // As `pick` does: the best, re-scored or removed.
+                    let Some(i) = pool.best(&r) else { continue };
+                    let least = naive.0.iter().map(|p| r.rank(p.score)).min();
+                    assert_eq!(Some(r.rank(pool.get(i).score)), least, "step {step}");
+                    if next(2) == 0 {
+                        pool.remove(i);
+                        naive.0.swap_remove(i);
+                    } else {
+                        let p = Pooled {
+                            hash: pool.get(i).hash,
+                            ..random_entry(&mut next)
+                        };
+                        pool.set(i, p, &r);
+                        naive.0[i] = p;
+                    }
+                }
+                4 => {
+                    let h = random_entry(&mut next).hash;
+                    pool.remove_hash(h);
+                    if let Some(i) = naive.0.iter().position(|q| q.hash == h) {
+                        naive.0.swap_remove(i);
+                    }
+                }
+                _ => {
+                    let least = naive.0.iter().map(|p| r.rank(p.score)).min();
+                    let best = pool.best(&r).map(|i| r.rank(pool.get(i).score));
+                    assert_eq!(best, least, "step {step}");
+                }
+            }
+            let entries: Vec<Pooled> = (0..pool.len).map(|i| pool.get(i)).collect();
+            assert_eq!(entries, naive.0, "step {step}");
+        }
     }
 }
