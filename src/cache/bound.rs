@@ -683,7 +683,7 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
         // The stretch's entries, scored once the walk is over: their sketch lines are
         // fetched meanwhile (a stretch rarely holds more than `WALK_BUFFER`; the rest are
         // offered one by one).
-        let mut seen = [(0u64, Meta::default()); WALK_BUFFER];
+        let mut batch = [Pooled::default(); WALK_BUFFER];
         let (mut found, mut buffered) = (0, 0);
         self.raw
             .walk_buckets(from, n, self.small, now, guard, |node, cell, is_expired| {
@@ -693,21 +693,18 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
                     return;
                 }
                 let (hash, meta) = (policy_hash_of(node), node.meta.load());
-                if let Some(slot) = seen.get_mut(buffered) {
+                if let Some(slot) = batch.get_mut(buffered) {
                     policy.prefetch(hash);
-                    *slot = (hash, meta);
+                    slot.hash = hash;
+                    slot.score.meta = meta;
                     buffered += 1;
                 } else {
                     let score = policy.score(hash, meta);
                     pool.feed(&[Pooled { hash, score }], rank);
                 }
             })?;
-        let mut batch = [Pooled::default(); WALK_BUFFER];
-        for (f, &(hash, meta)) in batch.iter_mut().zip(&seen[..buffered]) {
-            *f = Pooled {
-                hash,
-                score: policy.score(hash, meta),
-            };
+        for p in &mut batch[..buffered] {
+            p.score = policy.score(p.hash, p.score.meta);
         }
         pool.feed(&batch[..buffered], rank);
         Some(found)

@@ -184,21 +184,33 @@ impl Pool {
     /// so they cost one compare, not a search.)
     pub(crate) fn feed(&mut self, fresh: &[Pooled], r: &Ranker) {
         self.rerank(r);
+        // The rank a fresh entry must be under to be taken.
+        let mut bar = self.bar();
         for &p in fresh {
             let k = r.rank(p.score);
-            let full = self.len == POOL;
-            if full && k >= self.ranks[self.worst()] {
+            if k >= bar {
                 continue;
             }
             let i = if let Some(i) = self.position(p.hash) {
                 i
-            } else if !full {
+            } else if self.len < POOL {
                 self.len += 1;
                 self.len - 1
             } else {
                 self.worst()
             };
             self.put(i, p, k);
+            bar = self.bar();
+        }
+    }
+
+    /// The rank a fresh entry must be under to be taken: the worst's if the pool is full.
+    #[inline]
+    fn bar(&mut self) -> u64 {
+        if self.len < POOL {
+            u64::MAX
+        } else {
+            self.ranks[self.worst()]
         }
     }
 
