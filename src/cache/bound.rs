@@ -446,9 +446,12 @@ impl<K, V> Bound<K, V> {
                 return Some(false);
             }
         }
-        let cand = candidate.and_then(|h| raw.find_hash(h, now, guard));
-        let cand_sampled = cand.map(|(node, _, expired)| Sampled {
-            hash: policy_hash_of(node),
+        // (The hashes the policy knows the candidate and the victim by are the ones they
+        // were found by: `find_hash` finds the entry whose split-order key holds that
+        // hash, so `policy_hash_of` need not compute them again from the key.)
+        let cand = candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)));
+        let cand_sampled = cand.map(|((node, _, expired), hash)| Sampled {
+            hash,
             meta: &node.meta,
             expired,
         });
@@ -456,7 +459,10 @@ impl<K, V> Bound<K, V> {
         // says).
         let (node, cell, expired, at) = victim?;
         let sample = [Sampled {
-            hash: policy_hash_of(node),
+            hash: match at {
+                Some(i) => pool.get(i).hash,
+                None => policy_hash_of(node),
+            },
             meta: &node.meta,
             expired,
         }];
@@ -468,8 +474,8 @@ impl<K, V> Bound<K, V> {
                 (node, cell)
             }
             Some(Choice::Candidate) => match cand {
-                Some((node, cell, _)) => {
-                    pool.remove_hash(policy_hash_of(node));
+                Some(((node, cell, _), hash)) => {
+                    pool.remove_hash(hash);
                     (node, cell)
                 }
                 None => return Some(false),
