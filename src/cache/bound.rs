@@ -402,17 +402,17 @@ impl<K, V> Bound<K, V> {
         guard: &G,
     ) -> Option<bool> {
         let policy = &e.policy;
-        // A table of at most `2k` buckets samples (every bucket): checked first, with one
-        // load of the bucket count (a walk of no bucket), before the pool and the hand.
-        let small = 2 * k;
-        let size = raw.walk_buckets(0, 0, small, now, guard, |_, _, _| {})?;
         let mut pool = e.pools.try_lock()?;
         let rank = policy.ranker();
+        // A table of at most `2k` buckets samples (every bucket): the hand's first walk
+        // finds it so and walks nothing (the stretch it claimed is skipped, which costs
+        // nothing: the hand's position is arbitrary).
         let mut hand = Hand {
             raw,
             policy,
             rank: &rank,
-            small,
+            small: 2 * k,
+            size: 0,
             expired: None,
         };
         let (mut fresh, mut walked) = (0, 0);
@@ -427,11 +427,11 @@ impl<K, V> Bound<K, V> {
             }
         }
         let mut victim = hand.victim(&mut pool, now, guard);
-        if victim.is_none() && walked < size {
+        if victim.is_none() && walked < hand.size {
             // Nothing in the stretches nor in the pool: a sparse table. Far stretches,
             // doubling, until one holds an entry or a whole round is walked.
             let mut n = pool::FAR_STRETCH;
-            while walked < size {
+            while walked < hand.size {
                 let found = hand.walk(&mut pool, e.pools.claim_far(n), n, now, guard)?;
                 walked += n;
                 if found > 0 {
@@ -669,6 +669,8 @@ struct Hand<'a, 'g, K, V> {
     rank: &'a Ranker,
     /// A table of at most this many buckets is sampled instead.
     small: usize,
+    /// The bucket count, as the last walk read it.
+    size: usize,
     expired: Option<(&'g Node<K, V>, &'g Cell<V>)>,
 }
 
@@ -676,7 +678,7 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
     /// Offers `pool` the entries of the `n` buckets from `from` on (modulo the bucket
     /// count), except an expired one, kept in `expired` if it is the first; returns how
     /// many entries the stretch held, or `None` (nothing walked) if the table has at most
-    /// `small` buckets.
+    /// `small` buckets. Records the bucket count it read in `size`.
     fn walk<G: RawGuard>(
         &mut self,
         pool: &mut Pool,
@@ -691,24 +693,25 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
         // offered one by one).
         let mut batch = [Pooled::default(); WALK_BUFFER];
         let (mut found, mut buffered) = (0, 0);
-        self.raw
-            .walk_buckets(from, n, self.small, now, guard, |node, cell, is_expired| {
-                found += 1;
-                if is_expired {
-                    expired.get_or_insert((node, cell));
-                    return;
-                }
-                let (hash, meta) = (policy_hash_of(node), node.meta.load());
-                if let Some(slot) = batch.get_mut(buffered) {
-                    policy.prefetch(hash);
-                    slot.hash = hash;
-                    slot.score.meta = meta;
-                    buffered += 1;
-                } else {
-                    let score = policy.score(hash, meta);
-                    pool.feed(&[Pooled { hash, score }], rank);
-                }
-            })?;
+        self.size =
+            self.raw
+                .walk_buckets(from, n, self.small, now, guard, |node, cell, is_expired| {
+                    found += 1;
+                    if is_expired {
+                        expired.get_or_insert((node, cell));
+                        return;
+                    }
+                    let (hash, meta) = (policy_hash_of(node), node.meta.load());
+                    if let Some(slot) = batch.get_mut(buffered) {
+                        policy.prefetch(hash);
+                        slot.hash = hash;
+                        slot.score.meta = meta;
+                        buffered += 1;
+                    } else {
+                        let score = policy.score(hash, meta);
+                        pool.feed(&[Pooled { hash, score }], rank);
+                    }
+                })?;
         for p in &mut batch[..buffered] {
             p.score = policy.score(p.hash, p.score.meta);
         }
