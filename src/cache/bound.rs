@@ -659,7 +659,7 @@ struct Evictor {
 type Victim<'g, K, V> = (&'g Node<K, V>, &'g Cell<V>, bool, Option<usize>);
 
 /// Entries of a hand's stretch whose scoring waits for their sketch lines (`evict_pooled`).
-const WALK_BUFFER: usize = 16;
+const WALK_BUFFER: usize = 8;
 
 /// An eviction's hand (`evict_pooled`): what it needs to feed the pool from the stretches
 /// it claims, and the first expired entry they held.

@@ -182,6 +182,7 @@ impl Pool {
     /// meets a pooled entry again only after a whole round of the table, and `pick`
     /// re-checks the best entry's word anyway. Most fresh entries rank after the worst,
     /// so they cost one compare, not a search.)
+    #[inline]
     pub(crate) fn feed(&mut self, fresh: &[Pooled], r: &Ranker) {
         self.rerank(r);
         // The rank a fresh entry must be under to be taken.
