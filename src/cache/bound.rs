@@ -402,17 +402,17 @@ impl<K, V> Bound<K, V> {
         guard: &G,
     ) -> Option<bool> {
         let policy = &e.policy;
-        // A table of at most `2k` buckets samples (every bucket): checked first, with one
-        // load of the bucket count (a walk of no bucket), before the pool and the hand.
-        let small = 2 * k;
-        let size = raw.walk_buckets(0, 0, small, now, guard, |_, _, _| {})?;
         let mut pool = e.pools.try_lock()?;
         let rank = policy.ranker();
+        // A table of at most `2k` buckets samples (every bucket): the hand's first walk
+        // finds it so and walks nothing (the stretch it claimed is skipped, which costs
+        // nothing: the hand's position is arbitrary).
         let mut hand = Hand {
             raw,
             policy,
             rank: &rank,
-            small,
+            small: 2 * k,
+            size: 0,
             expired: None,
         };
         let (mut fresh, mut walked) = (0, 0);
@@ -427,11 +427,11 @@ impl<K, V> Bound<K, V> {
             }
         }
         let mut victim = hand.victim(&mut pool, now, guard);
-        if victim.is_none() && walked < size {
+        if victim.is_none() && walked < hand.size {
             // Nothing in the stretches nor in the pool: a sparse table. Far stretches,
             // doubling, until one holds an entry or a whole round is walked.
             let mut n = pool::FAR_STRETCH;
-            while walked < size {
+            while walked < hand.size {
                 let found = hand.walk(&mut pool, e.pools.claim_far(n), n, now, guard)?;
                 walked += n;
                 if found > 0 {
@@ -446,9 +446,12 @@ impl<K, V> Bound<K, V> {
                 return Some(false);
             }
         }
-        let cand = candidate.and_then(|h| raw.find_hash(h, now, guard));
-        let cand_sampled = cand.map(|(node, _, expired)| Sampled {
-            hash: policy_hash_of(node),
+        // (The hashes the policy knows the candidate and the victim by are the ones they
+        // were found by: `find_hash` finds the entry whose split-order key holds that
+        // hash, so `policy_hash_of` need not compute them again from the key.)
+        let cand = candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)));
+        let cand_sampled = cand.map(|((node, _, expired), hash)| Sampled {
+            hash,
             meta: &node.meta,
             expired,
         });
@@ -456,7 +459,10 @@ impl<K, V> Bound<K, V> {
         // says).
         let (node, cell, expired, at) = victim?;
         let sample = [Sampled {
-            hash: policy_hash_of(node),
+            hash: match at {
+                Some(i) => pool.get(i).hash,
+                None => policy_hash_of(node),
+            },
             meta: &node.meta,
             expired,
         }];
@@ -468,8 +474,8 @@ impl<K, V> Bound<K, V> {
                 (node, cell)
             }
             Some(Choice::Candidate) => match cand {
-                Some((node, cell, _)) => {
-                    pool.remove_hash(policy_hash_of(node));
+                Some(((node, cell, _), hash)) => {
+                    pool.remove_hash(hash);
                     (node, cell)
                 }
                 None => return Some(false),
@@ -653,7 +659,7 @@ struct Evictor {
 type Victim<'g, K, V> = (&'g Node<K, V>, &'g Cell<V>, bool, Option<usize>);
 
 /// Entries of a hand's stretch whose scoring waits for their sketch lines (`evict_pooled`).
-const WALK_BUFFER: usize = 16;
+const WALK_BUFFER: usize = 8;
 
 /// An eviction's hand (`evict_pooled`): what it needs to feed the pool from the stretches
 /// it claims, and the first expired entry they held.
@@ -663,6 +669,8 @@ struct Hand<'a, 'g, K, V> {
     rank: &'a Ranker,
     /// A table of at most this many buckets is sampled instead.
     small: usize,
+    /// The bucket count, as the last walk read it.
+    size: usize,
     expired: Option<(&'g Node<K, V>, &'g Cell<V>)>,
 }
 
@@ -670,7 +678,7 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
     /// Offers `pool` the entries of the `n` buckets from `from` on (modulo the bucket
     /// count), except an expired one, kept in `expired` if it is the first; returns how
     /// many entries the stretch held, or `None` (nothing walked) if the table has at most
-    /// `small` buckets.
+    /// `small` buckets. Records the bucket count it read in `size`.
     fn walk<G: RawGuard>(
         &mut self,
         pool: &mut Pool,
@@ -683,31 +691,29 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
         // The stretch's entries, scored once the walk is over: their sketch lines are
         // fetched meanwhile (a stretch rarely holds more than `WALK_BUFFER`; the rest are
         // offered one by one).
-        let mut seen = [(0u64, Meta::default()); WALK_BUFFER];
-        let (mut found, mut buffered) = (0, 0);
-        self.raw
-            .walk_buckets(from, n, self.small, now, guard, |node, cell, is_expired| {
-                found += 1;
-                if is_expired {
-                    expired.get_or_insert((node, cell));
-                    return;
-                }
-                let (hash, meta) = (policy_hash_of(node), node.meta.load());
-                if let Some(slot) = seen.get_mut(buffered) {
-                    policy.prefetch(hash);
-                    *slot = (hash, meta);
-                    buffered += 1;
-                } else {
-                    let score = policy.score(hash, meta);
-                    pool.feed(&[Pooled { hash, score }], rank);
-                }
-            })?;
         let mut batch = [Pooled::default(); WALK_BUFFER];
-        for (f, &(hash, meta)) in batch.iter_mut().zip(&seen[..buffered]) {
-            *f = Pooled {
-                hash,
-                score: policy.score(hash, meta),
-            };
+        let (mut found, mut buffered) = (0, 0);
+        self.size =
+            self.raw
+                .walk_buckets(from, n, self.small, now, guard, |node, cell, is_expired| {
+                    found += 1;
+                    if is_expired {
+                        expired.get_or_insert((node, cell));
+                        return;
+                    }
+                    let (hash, meta) = (policy_hash_of(node), node.meta.load());
+                    if let Some(slot) = batch.get_mut(buffered) {
+                        policy.prefetch(hash);
+                        slot.hash = hash;
+                        slot.score.meta = meta;
+                        buffered += 1;
+                    } else {
+                        let score = policy.score(hash, meta);
+                        pool.feed(&[Pooled { hash, score }], rank);
+                    }
+                })?;
+        for p in &mut batch[..buffered] {
+            p.score = policy.score(p.hash, p.score.meta);
         }
         pool.feed(&batch[..buffered], rank);
         Some(found)
@@ -765,6 +771,7 @@ fn pick<'g, K, V, G: RawGuard>(
                 hash: p.hash,
                 score: policy.score(p.hash, meta),
             },
+            rank,
         );
     }
 }

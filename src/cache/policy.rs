@@ -356,6 +356,11 @@ impl Policy {
     /// Each entry's word is loaded once (into arrays of `MAX_JUDGED`; a longer sample is
     /// cut there).
     fn main_victim(&self, sample: &[Sampled<'_>], now: u64) -> Option<usize> {
+        if sample.len() <= 1 {
+            // Nothing to order (the eviction pool's case: its best, alone): no word nor
+            // sketch line to read.
+            return (!sample.is_empty()).then_some(0);
+        }
         let sample = &sample[..sample.len().min(MAX_JUDGED)];
         let r = self.ranker_at(now);
         // Per entry: its class (in the window: 2, protected: 1; the lowest goes first)
@@ -426,7 +431,7 @@ pub(crate) struct Score {
 
 /// The main region's order ([`MainOrder`]) at one reading of the clock and the window:
 /// what [`Policy::main_victim`] sorts a sample by, for entries scored earlier.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Ranker {
     now: u64,
     window: u64,

@@ -87,68 +87,197 @@ pub(crate) struct Pooled {
     pub(crate) score: Score,
 }
 
-/// One shard's pool: the best entries seen, unordered.
+/// One shard's pool: the best entries seen, unordered, each with its rank.
+///
+/// A rank depends on the policy clock and the window ([`Ranker`]), which move once per
+/// `ticker::BATCH` inserts and on a ghost hit: the ranks are kept with the entries and
+/// computed again, all of them, only when the ranker differs from the one they were
+/// computed with. Between those, an eviction ranks only the entries it offers; the pool
+/// remembers which entry is its best and (when full) its worst while they stay so, and
+/// a filter of its hashes answers most searches for a hash that is not pooled (the
+/// window's candidate, evicted, is looked for on every eviction that takes it) without
+/// a pass over the entries. The fields are kept apart (hashes, scores, ranks): a search
+/// reads 2 lines, not 6.
 #[derive(Debug)]
 pub(crate) struct Pool {
     len: usize,
-    entries: [Pooled; POOL],
+    hashes: [u64; POOL],
+    scores: [Score; POOL],
+    /// `ranks[i]` is `ranked.rank(scores[i])`, for `i < len`.
+    ranks: [u64; POOL],
+    /// The ranker `ranks` were computed with (`None`: none yet).
+    ranked: Option<Ranker>,
+    /// The index of an entry of the smallest rank, if known.
+    best: Option<usize>,
+    /// The index of the worst entry (the last of the largest rank) of a full pool, if
+    /// known.
+    worst: Option<usize>,
+    /// Bit `filter_bit(h)` is set for every pooled hash `h` (and maybe others).
+    filter: u64,
+}
+
+/// A hash's bit in [`Pool::filter`]: 6 bits of its top byte. (Not its low bits: the hand
+/// pools neighbours in the table, whose hashes share their low bits; bit 63 is set in
+/// every policy hash.)
+#[inline]
+fn filter_bit(hash: u64) -> u64 {
+    1 << ((hash >> 56) & 63)
 }
 
 impl Pool {
     fn new() -> Pool {
         Pool {
             len: 0,
-            entries: [Pooled::default(); POOL],
+            hashes: [0; POOL],
+            scores: [Score::default(); POOL],
+            ranks: [0; POOL],
+            ranked: None,
+            best: None,
+            worst: None,
+            filter: 0,
         }
     }
 
-    pub(crate) fn entries(&self) -> &[Pooled] {
-        &self.entries[..self.len]
+    /// The pooled hashes.
+    pub(crate) fn hashes(&self) -> &[u64] {
+        &self.hashes[..self.len]
+    }
+
+    /// Makes the ranks `r`'s.
+    #[inline(always)]
+    fn rerank(&mut self, r: &Ranker) {
+        if self.ranked.as_ref() != Some(r) {
+            self.rerank_all(r);
+        }
+    }
+
+    #[inline(never)]
+    fn rerank_all(&mut self, r: &Ranker) {
+        for (k, &s) in self.ranks.iter_mut().zip(&self.scores[..self.len]) {
+            *k = r.rank(s);
+        }
+        self.ranked = Some(*r);
+        self.best = None;
+        self.worst = None;
+    }
+
+    /// The worst entry of a full pool: the last of the largest rank.
+    #[inline]
+    fn worst(&mut self) -> usize {
+        debug_assert_eq!(self.len, POOL);
+        *self.worst.get_or_insert_with(|| {
+            let mut w = 0;
+            for i in 1..POOL {
+                if self.ranks[i] >= self.ranks[w] {
+                    w = i;
+                }
+            }
+            w
+        })
     }
 
     /// Offers each of `fresh`: it replaces an entry of the same hash, else takes a free
-    /// place, else the worst entry's if it ranks before it. (The pool's ranks are computed
-    /// once per call.)
+    /// place, else the worst entry's, if it ranks before the worst entry. (A fresh entry
+    /// that does not, and whose hash is pooled, leaves the pooled one as it was: the hand
+    /// meets a pooled entry again only after a whole round of the table, and `pick`
+    /// re-checks the best entry's word anyway. Most fresh entries rank after the worst,
+    /// so they cost one compare, not a search.)
+    #[inline]
     pub(crate) fn feed(&mut self, fresh: &[Pooled], r: &Ranker) {
-        let mut ranks = [0u64; POOL];
-        for (k, e) in ranks.iter_mut().zip(self.entries()) {
-            *k = r.rank(e.score);
-        }
+        self.rerank(r);
+        // The rank a fresh entry must be under to be taken.
+        let mut bar = self.bar();
         for &p in fresh {
             let k = r.rank(p.score);
+            if k >= bar {
+                continue;
+            }
             let i = if let Some(i) = self.position(p.hash) {
                 i
             } else if self.len < POOL {
                 self.len += 1;
                 self.len - 1
             } else {
-                let worst = (0..POOL).max_by_key(|&i| ranks[i]).expect("a full pool");
-                if k >= ranks[worst] {
-                    continue;
-                }
-                worst
+                self.worst()
             };
-            self.entries[i] = p;
-            ranks[i] = k;
+            self.put(i, p, k);
+            bar = self.bar();
         }
     }
 
+    /// The rank a fresh entry must be under to be taken: the worst's if the pool is full.
+    #[inline]
+    fn bar(&mut self) -> u64 {
+        if self.len < POOL {
+            u64::MAX
+        } else {
+            self.ranks[self.worst()]
+        }
+    }
+
+    /// Writes entry `i` (`i < len`): `p`, ranked `rank`.
+    #[inline]
+    fn put(&mut self, i: usize, p: Pooled, rank: u64) {
+        let old = self.ranks[i];
+        self.hashes[i] = p.hash;
+        self.scores[i] = p.score;
+        self.ranks[i] = rank;
+        self.best = match self.best {
+            // The best entry, ranked again: still the best if it went no further back.
+            Some(b) if b == i => (rank <= old).then_some(i),
+            Some(b) => Some(if rank < self.ranks[b] { i } else { b }),
+            None => None,
+        };
+        self.worst = None;
+        self.refilter();
+    }
+
+    /// Computes the filter of the pooled hashes afresh (when an entry was overwritten or
+    /// removed: rarely, next to the passes that choose victims).
+    #[inline]
+    fn refilter(&mut self) {
+        self.filter = self.hashes().iter().fold(0, |f, &h| f | filter_bit(h));
+    }
+
     /// The index of the best entry (the first to evict), if any.
-    pub(crate) fn best(&self, r: &Ranker) -> Option<usize> {
-        (0..self.len).min_by_key(|&i| r.rank(self.entries[i].score))
+    pub(crate) fn best(&mut self, r: &Ranker) -> Option<usize> {
+        self.rerank(r);
+        if self.best.is_none() {
+            for i in 0..self.len {
+                if self.best.is_none_or(|b| self.ranks[i] < self.ranks[b]) {
+                    self.best = Some(i);
+                }
+            }
+        }
+        self.best
     }
 
     pub(crate) fn get(&self, i: usize) -> Pooled {
-        self.entries[i]
+        Pooled {
+            hash: self.hashes[i],
+            score: self.scores[i],
+        }
     }
 
-    pub(crate) fn set(&mut self, i: usize, p: Pooled) {
-        self.entries[i] = p;
+    /// Replaces entry `i` by `p` (same hash, scored again), ranked by `r`.
+    pub(crate) fn set(&mut self, i: usize, p: Pooled, r: &Ranker) {
+        self.rerank(r);
+        self.put(i, p, r.rank(p.score));
     }
 
     pub(crate) fn remove(&mut self, i: usize) {
         self.len -= 1;
-        self.entries[i] = self.entries[self.len];
+        let last = self.len;
+        self.hashes[i] = self.hashes[last];
+        self.scores[i] = self.scores[last];
+        self.ranks[i] = self.ranks[last];
+        self.best = match self.best {
+            Some(b) if b == i => None,
+            Some(b) if b == last => Some(i),
+            b => b,
+        };
+        self.worst = None;
+        self.refilter();
     }
 
     /// Drops the entry of this hash, if pooled.
@@ -158,8 +287,13 @@ impl Pool {
         }
     }
 
+    /// The index of the entry of this hash, if pooled.
+    #[inline]
     fn position(&self, hash: u64) -> Option<usize> {
-        self.entries().iter().position(|q| q.hash == hash)
+        if self.filter & filter_bit(hash) == 0 {
+            return None;
+        }
+        self.hashes().iter().position(|&h| h == hash)
     }
 }
 
@@ -244,6 +378,8 @@ impl Pools {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::meta::NEW;
+    use crate::cache::meta::PROTECTED;
     use crate::cache::{Config, Meta, Policy};
 
     #[test]
@@ -259,19 +395,162 @@ mod tests {
                 freq,
             },
         };
+        let best = |pool: &mut Pool| {
+            let i = pool.best(&r).unwrap();
+            pool.get(i).hash
+        };
         let fresh: Vec<Pooled> = (0..POOL as u64).map(|h| at(h, 2 + h as u8)).collect();
         pool.feed(&fresh, &r);
-        assert_eq!(pool.entries().len(), POOL);
+        assert_eq!(pool.hashes().len(), POOL);
         pool.feed(&[at(100, 18)], &r); // worse than all: not taken
-        assert!(pool.entries().iter().all(|p| p.hash != 100));
+        assert!(!pool.hashes().contains(&100));
         pool.feed(&[at(101, 1)], &r); // better than the worst (hash 15): replaces it
-        assert!(pool.entries().iter().all(|p| p.hash != 15));
-        assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 101);
+        assert!(!pool.hashes().contains(&15));
+        assert_eq!(best(&mut pool), 101);
         pool.feed(&[at(101, 9)], &r); // the same hash re-scored, in place
-        assert_eq!(pool.entries().iter().filter(|p| p.hash == 101).count(), 1);
-        assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 0);
+        assert_eq!(pool.hashes().iter().filter(|&&h| h == 101).count(), 1);
+        assert_eq!(best(&mut pool), 0);
         pool.remove_hash(0);
-        assert_eq!(pool.get(pool.best(&r).unwrap()).hash, 1);
-        assert_eq!(pool.entries().len(), POOL - 1);
+        assert_eq!(best(&mut pool), 1);
+        assert_eq!(pool.hashes().len(), POOL - 1);
+    }
+
+    #[test]
+    fn kept_ranks_follow_the_clock() {
+        // Capacity 1000: a window of 10 inserts. An entry just inserted ranks last (in the
+        // window) at first, and first (the least frequent) once the clock has moved past
+        // the window; the pool must see it move.
+        let policy = Policy::new(1000, Config::default());
+        let r0 = policy.ranker();
+        let young = Pooled {
+            hash: 1 << 63 | 1,
+            score: policy.score(1 << 63 | 1, Meta::new(0, NEW)),
+        };
+        let frequent = Pooled {
+            hash: 1 << 63 | 2,
+            score: Score {
+                meta: Meta::default(),
+                freq: 5,
+            },
+        };
+        let mut pool = Pool::new();
+        pool.feed(&[young, frequent], &r0);
+        let best = |pool: &mut Pool, r: &Ranker| {
+            let i = pool.best(r).unwrap();
+            pool.get(i)
+        };
+        assert_eq!(best(&mut pool, &r0), frequent);
+        for k in 0..2 * crate::cache::ticker::BATCH {
+            policy.on_insert(1 << 63 | (100 + k));
+        }
+        let r1 = policy.ranker();
+        assert_ne!(r0, r1, "the clock moved");
+        assert_eq!(best(&mut pool, &r1), young);
+    }
+
+    /// The pool's rules, every rank computed afresh, the entries laid out as the pool
+    /// lays them out (a removal moves the last entry into the hole).
+    #[derive(Default)]
+    struct Naive(Vec<Pooled>);
+
+    impl Naive {
+        fn feed(&mut self, p: Pooled, r: &Ranker) {
+            let rank = |i: usize| r.rank(self.0[i].score);
+            let k = r.rank(p.score);
+            let worst = (0..self.0.len()).max_by_key(|&i| rank(i));
+            let full = self.0.len() == POOL;
+            if full && k >= rank(worst.unwrap()) {
+                return;
+            }
+            if let Some(i) = self.0.iter().position(|q| q.hash == p.hash) {
+                self.0[i] = p;
+            } else if !full {
+                self.0.push(p);
+            } else {
+                self.0[worst.unwrap()] = p;
+            }
+        }
+    }
+
+    #[test]
+    fn the_kept_ranks_and_the_remembered_best_and_worst_match_a_naive_pool() {
+        let policy = Policy::new(1000, Config::default());
+        // Rankers at clock readings 0, 16, 32 and 48 (the window is 10 inserts).
+        let rankers: Vec<Ranker> = (0..4u64)
+            .map(|t| {
+                let r = policy.ranker();
+                for k in 0..crate::cache::ticker::BATCH {
+                    policy.on_insert(1 << 62 | t << 8 | k);
+                }
+                r
+            })
+            .collect();
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        let random_entry = |next: &mut dyn FnMut(u64) -> u64| {
+            // 40 hashes (so that the same one comes back), spread over the top byte.
+            let hash = 1 << 63 | (next(40) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 1;
+            let flags = [0, NEW, PROTECTED][next(3) as usize];
+            Pooled {
+                hash,
+                score: Score {
+                    meta: Meta::new(next(50), flags),
+                    freq: next(4) as u8,
+                },
+            }
+        };
+        let (mut pool, mut naive) = (Pool::new(), Naive::default());
+        let mut r = rankers[0];
+        for step in 0..20_000 {
+            if next(8) == 0 {
+                r = rankers[next(4) as usize];
+            }
+            match next(6) {
+                0..=2 => {
+                    let fresh: Vec<Pooled> =
+                        (0..1 + next(4)).map(|_| random_entry(&mut next)).collect();
+                    pool.feed(&fresh, &r);
+                    for &p in &fresh {
+                        naive.feed(p, &r);
+                    }
+                }
+                3 => {
+                    // As `pick` does: the best, re-scored or removed.
+                    let Some(i) = pool.best(&r) else { continue };
+                    let least = naive.0.iter().map(|p| r.rank(p.score)).min();
+                    assert_eq!(Some(r.rank(pool.get(i).score)), least, "step {step}");
+                    if next(2) == 0 {
+                        pool.remove(i);
+                        naive.0.swap_remove(i);
+                    } else {
+                        let p = Pooled {
+                            hash: pool.get(i).hash,
+                            ..random_entry(&mut next)
+                        };
+                        pool.set(i, p, &r);
+                        naive.0[i] = p;
+                    }
+                }
+                4 => {
+                    let h = random_entry(&mut next).hash;
+                    pool.remove_hash(h);
+                    if let Some(i) = naive.0.iter().position(|q| q.hash == h) {
+                        naive.0.swap_remove(i);
+                    }
+                }
+                _ => {
+                    let least = naive.0.iter().map(|p| r.rank(p.score)).min();
+                    let best = pool.best(&r).map(|i| r.rank(pool.get(i).score));
+                    assert_eq!(best, least, "step {step}");
+                }
+            }
+            let entries: Vec<Pooled> = (0..pool.len).map(|i| pool.get(i)).collect();
+            assert_eq!(entries, naive.0, "step {step}");
+        }
     }
 }
