@@ -43,7 +43,7 @@ use crossbeam_utils::CachePadded;
 use super::events;
 use super::policy::Ranker;
 use super::pool::{self, Pool, Pooled, Pools};
-use super::{Choice, Config, Meta, Policy, Sampled};
+use super::{Choice, Config, Policy, Sampled};
 use crate::raw::{Cell, Node, Now, RawMap};
 use crate::reclaim::RawGuard;
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
