@@ -70,11 +70,18 @@ fn counters(hash: u64, block_mask: usize) -> (usize, [(usize, u32); 4]) {
     let c = h as u32;
     let mut out = [(0, 0); 4];
     for (i, slot) in out.iter_mut().enumerate() {
-        let b = c >> (i * 8);
-        let nibble = (b >> 1) & 15;
-        *slot = ((b & 1) as usize + 2 * i, nibble * 4);
+        *slot = counter(c, i);
     }
     (block_of(h, block_mask), out)
+}
+
+/// Counter `i` (of four) of the mixed hash's low half `c`: its word in the block (one of
+/// the two words `2i`, `2i + 1`) and its shift in that word.
+#[inline(always)]
+fn counter(c: u32, i: usize) -> (usize, u32) {
+    let b = c >> (i * 8);
+    let nibble = (b >> 1) & 15;
+    ((b & 1) as usize + 2 * i, nibble * 4)
 }
 
 impl FrequencySketch {
@@ -112,8 +119,7 @@ impl FrequencySketch {
         let c = h as u32;
         let mut least = 15;
         for i in 0..4 {
-            let b = c >> (i * 8);
-            let (w, shift) = ((b & 1) as usize + 2 * i, ((b >> 1) & 15) * 4);
+            let (w, shift) = counter(c, i);
             // Relaxed: a statistic; see the module docs. (`& 7`: `w` is below 8, which
             // spares the bounds check.)
             least = least.min((words[w & 7].load(Ordering::Relaxed) >> shift) & 15);
