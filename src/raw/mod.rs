@@ -36,8 +36,9 @@
 //! current cell with what replaces it (a new cell, or a removal), and then *installed*
 //! into the node's `val` by whoever gets there first ([`RawMap::settle`]); the decision is
 //! the linearization point (`cell.rs`, `value.rs`). Installing a removal tombstones `val`
-//! (that thread retires the last cell; the length dropped at the decision), then the node's `next`
-//! is marked, then the node is unlinked — the order of ConcurrentSkipListMap's deletion.
+//! (that thread retires the last cell; the length dropped at the decision), then the
+//! node's `next` is marked, then the node is unlinked — the order of
+//! ConcurrentSkipListMap's deletion.
 //! A key is never re-inserted into a tombstoned node: a writer that meets one helps mark
 //! it and retries, so at most one reachable node per key has cells.
 //!
@@ -952,7 +953,7 @@ impl<K, V> RawMap<K, V> {
     /// Inlined whole, down from `HashMapRef::get` with the walk (`#[inline(always)]` on
     /// each step): left to the compiler, `get` stayed a call with a prologue and an
     /// epilogue of its own, and the walk another. Inlined, a get costs 101 instructions
-    /// on a hit with the handle held and 79 on a miss the filter answers, against 124 and
+    /// on a hit with the handle held and 78 on a miss the filter answers, against 124 and
     /// 92 (callgrind, 1,000 keys, `/tmp/ghmodes`; papaya: 50 and 39).
     #[inline(always)]
     pub(crate) fn get<'g, Q, G>(
@@ -1284,8 +1285,8 @@ impl<K, V> RawMap<K, V> {
     /// Unlinks the marked `node`: with one CAS of the link a lookup under `guard` found it
     /// through (`pred`), if that link still holds it unmarked (so its owner is not deleted
     /// and still in the list, whose marked links never change), else by walking its bucket
-    /// ([`unlink`](Self::unlink)). Saves a removal its second walk (about 100
-    /// instructions of an insert + remove pair's 1,220, `/tmp/ghchurn`).
+    /// ([`unlink`](Self::unlink)). Saves a removal its second walk (an insert + remove
+    /// pair: 1,218 → 1,170 instructions, `/tmp/ghchurn`).
     pub(crate) fn unlink_after<G: RawGuard>(
         &self,
         node: &Node<K, V>,
