@@ -17,9 +17,10 @@
 //!
 //! A node only moves down this table. `val` becomes a tombstone exactly once, by the CAS
 //! that installs a removal decision (that thread retires the last cell); `next` is marked
-//! only after that, and only the thread whose CAS unlinks a node retires it. Once unlinked, `val` doubles as the node's link in a retirement list
-//! (`raw/retire.rs`): it keeps the [`TOMB`] bit, so a guard still reading the node sees a
-//! tombstone whatever else the word holds.
+//! only after that, and only the thread whose CAS unlinks a node retires it. Once
+//! unlinked, `val` doubles as the node's link in a retirement list (`raw/retire.rs`): it
+//! keeps the [`TOMB`] bit, so a guard still reading the node sees a tombstone whatever
+//! else the word holds.
 //!
 //! # The first cell lives in the node
 //! A node is allocated with its first cell inline (`Node::first`), so an insert makes one
