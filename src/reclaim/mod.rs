@@ -479,8 +479,9 @@ impl Guard<'_> {
         }
         if self.owned.get() {
             // SAFETY: the guard owns the participant (`fresh_participant`; bound, since
-            // `drop` came here with it), and its only pin just ended; releasing it while it is not pinned is its owner's thread
-            // exit path, which hands its list to crossbeam and drops its registration.
+            // `drop` came here with it), and its only pin just ended; releasing it while
+            // it is not pinned is its owner's thread exit path, which hands its list to
+            // crossbeam and drops its registration.
             unsafe {
                 let owned = self.participant.get().unwrap_unchecked();
                 let p = Box::from_raw(owned.as_ptr());
