@@ -158,7 +158,8 @@ pub use crate::map::{
 pub use crate::set::{HashSet, HashSetBuilder, HashSetRef, SetIter, SetScan};
 
 /// Bytes of bucket-directory segments that maps of this process hold in memory mapped
-/// directly from the kernel (large segments allocated while a map grows), which a
+/// directly from the kernel (large segments allocated while a map grows, and those of 2
+/// MiB or more that a capacity hint allocates, on huge pages), which a
 /// counting global allocator does not see. For the benchmarks' heap counts; not part of
 /// the API.
 #[cfg(feature = "bench-internals")]

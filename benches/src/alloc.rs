@@ -27,7 +27,8 @@ fn add(delta: isize) {
 
 /// Live heap bytes allocated through [`CountingAlloc`] (0 if it is not installed), plus
 /// the directory segments that ttlmap maps directly from the kernel (large segments a
-/// growing map allocates; the global allocator never sees them).
+/// growing map allocates, and those of 2 MiB or more a capacity hint allocates; the
+/// global allocator never sees them).
 pub fn live_bytes() -> isize {
     // Relaxed: read on the thread that ran the measured code (or joined the threads
     // that did), so every update it must see is ordered before this load.
@@ -36,7 +37,7 @@ pub fn live_bytes() -> isize {
 
 /// The most live bytes since the last [`reset_peak`] (0 if [`CountingAlloc`] is not
 /// installed), plus ttlmap's mapped directory segments as of now: they change only when
-/// a map grows, shrinks or drops, which no measured bulk operation does.
+/// a map is built, grows, shrinks or drops, which no measured bulk operation does.
 pub fn peak_bytes() -> isize {
     // Relaxed: as in `live_bytes`.
     PEAK.load(Relaxed) + mapped()

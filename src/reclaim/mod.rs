@@ -261,9 +261,11 @@ impl<'c> Guard<'c> {
     /// every pointer loaded from the list under it stays valid while the guard lives.
     #[inline]
     pub(crate) fn protect(&self) -> &Pinned<'c> {
-        // SAFETY: the guard is not `Sync`, and the slot is written only here (from `None`
-        // to `Some`, once) and in the drop, so no reference into it is alive when it
-        // changes: `Pinned` references come from this function after it is `Some`.
+        // SAFETY: the guard is not `Sync`, and the slot is written only by `pin_now`
+        // (from `None` to `Some`, once: a nested `protect` run from inside `pin_now`, see
+        // there, fills it first and `pin_now` then leaves it) and in the drop (`&mut`), so
+        // no reference into it is alive when it changes: `Pinned` references come from
+        // this function after it is `Some`.
         if unsafe { (*self.epoch.get()).is_none() } {
             self.pin_now();
         }
@@ -280,9 +282,20 @@ impl<'c> Guard<'c> {
         // guard of the map exists on the thread.
         let handle = unsafe { self.bound().handle() }.expect("a live registration");
         let pinned = handle.pin();
-        // SAFETY: see `protect`: no reference into the slot exists yet. It holds `None`
-        // (`protect` checked), so writing over it drops nothing (an assignment would
-        // compile a drop of the old value: 6 instructions a pin, callgrind).
+        // `handle.pin()` may have run a collection, hence other entries' destructors, and
+        // one of them may have reached this very guard (a thread-local holding it) and
+        // pinned it: the slot is then `Some` already, and one pin of the two is dropped
+        // (both are the same handle's, at the same epoch). Writing over it instead would
+        // leak that pin's count: the thread pinned for good, the map's epoch stuck, nothing
+        // reclaimed again (review 8: `tests/reentrant_pin.rs`).
+        // SAFETY: see `protect`: no reference into the slot exists yet (the nested call's
+        // `Pinned` reference ended with it).
+        if unsafe { (*self.epoch.get()).is_some() } {
+            drop(pinned);
+            return;
+        }
+        // SAFETY: as above; the slot holds `None`, so writing over it drops nothing (an
+        // assignment would compile a drop of the old value: 6 instructions a pin).
         unsafe { self.epoch.get().write(Some(pinned)) };
     }
 
