@@ -404,6 +404,16 @@ impl<K, V> Bound<K, V> {
         let policy = &e.policy;
         let mut pool = e.pools.try_lock()?;
         let rank = policy.ranker();
+        // (The hashes the policy knows the candidate and the victim by are the ones they
+        // were found by: `find_hash` finds the entry whose split-order key holds that
+        // hash, so `policy_hash_of` need not compute them again from the key.)
+        let cand = candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)));
+        if let Some(((node, cell, false), hash)) = cand {
+            if self.rejects_unwalked(raw, policy, &mut pool, &rank, node, hash, now) {
+                drop(pool);
+                return Some(self.evict(raw, node, cell, now, guard));
+            }
+        }
         // A table of at most `2k` buckets samples (every bucket): the hand's first walk
         // finds it so and walks nothing (the stretch it claimed is skipped, which costs
         // nothing: the hand's position is arbitrary).
@@ -446,10 +456,6 @@ impl<K, V> Bound<K, V> {
                 return Some(false);
             }
         }
-        // (The hashes the policy knows the candidate and the victim by are the ones they
-        // were found by: `find_hash` finds the entry whose split-order key holds that
-        // hash, so `policy_hash_of` need not compute them again from the key.)
-        let cand = candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)));
         let cand_sampled = cand.map(|((node, _, expired), hash)| Sampled {
             hash,
             meta: &node.meta,
@@ -484,6 +490,41 @@ impl<K, V> Bound<K, V> {
         };
         drop(pool);
         Some(self.evict(raw, node, cell, now, guard))
+    }
+
+    /// Whether the window's candidate (`node`, live, known by `hash`) loses its contest
+    /// against the pool's best as it is, before the hand walks; it is then dropped from
+    /// the pool (if pooled) and the caller evicts it. Only when no entry can have
+    /// expired, the candidate is unjudged, the pool is full, and this is not one of the
+    /// evictions that walk anyway: see "Judged before the walk" in `pool.rs`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn rejects_unwalked(
+        &self,
+        raw: &RawMap<K, V>,
+        policy: &Policy,
+        pool: &mut Pool,
+        rank: &Ranker,
+        node: &Node<K, V>,
+        hash: u64,
+        now: &mut Now<'_>,
+    ) -> bool {
+        if !pool.is_full() || !node.meta.load().is_new() || raw.may_have_expired(now) {
+            return false;
+        }
+        if pool.walk_due() {
+            return false;
+        }
+        let Some(i) = pool.best(rank) else {
+            return false;
+        };
+        if policy.admits(hash, pool.get(i).hash) {
+            // The walk decides, as it did before (and the pool's best is found again).
+            return false;
+        }
+        policy.reject(hash);
+        pool.remove_hash(hash);
+        true
     }
 
     /// [`evict_one`](Self::evict_one) with main's victim chosen among `k` random entries.
