@@ -91,10 +91,11 @@ pub(crate) const FRESH: usize = 2;
 /// pool is empty too, far stretches: see the module docs).
 pub(crate) const MAX_CLAIMS: usize = 4;
 /// Of the evictions that could be judged before the walk (see "Judged before the walk"),
-/// one in this many walks anyway. Tuned with `policy_sweep map` (hit % at 1 in 4 / 8 /
-/// 16 / never, against walking on every eviction: OLTP 10k 62.9 / 62.7 / 62.7 / 62.4
-/// against 63.3, P3 200k 58.9–59.5 / 59.7–60.3 / 58.5–60.0 / 58.3–58.6 against
-/// 58.4–58.5, P3 100k 41.4 / 41.4 / 41.0 / 40.7 against 41.3); the rest moves by less.
+/// one in this many walks anyway. Hit % with `policy_sweep map` (two runs each; the
+/// hasher's seed moves them): walking on every eviction (before), OLTP 10k 63.3, P3 100k
+/// 41.3–41.4, P3 200k 58.4–58.5; 1 in 8, 62.7–62.8, 41.2–41.5, 58.7–59.8; never,
+/// 62.3–62.4, 40.8–41.0, 58.3–59.5 (P3 200k's target is 58.35). 1 in 4 and 1 in 16
+/// measured within a few tenths of 1 in 8; the other cells move by less.
 const WALK_EVERY: u32 = 8;
 /// The stretch's bounds, in buckets. At most one directory batch (`PROBE_BATCH`) is a
 /// good ceiling: a table a sixteenth full needs 32 buckets for 2 entries, where 4
