@@ -404,11 +404,12 @@ impl<K, V> Bound<K, V> {
         let policy = &e.policy;
         let mut pool = e.pools.try_lock()?;
         let rank = policy.ranker();
-        // (The hashes the policy knows the candidate and the victim by are the ones they
-        // were found by: `find_hash` finds the entry whose split-order key holds that
-        // hash, so `policy_hash_of` need not compute them again from the key.)
-        let cand = candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)));
-        if let Some(((node, cell, false), hash)) = cand {
+        // The candidate is found before the walk only if the pool may judge it: a full
+        // pool (a small table, which samples, never fills one: its walks feed nothing).
+        let early = pool
+            .is_full()
+            .then(|| find_candidate(raw, candidate, now, guard));
+        if let Some(Some(((node, cell, false), hash))) = early {
             if self.rejects_unwalked(raw, policy, &mut pool, &rank, node, hash, now) {
                 drop(pool);
                 return Some(self.evict(raw, node, cell, now, guard));
@@ -456,6 +457,7 @@ impl<K, V> Bound<K, V> {
                 return Some(false);
             }
         }
+        let cand = early.unwrap_or_else(|| find_candidate(raw, candidate, now, guard));
         let cand_sampled = cand.map(|((node, _, expired), hash)| Sampled {
             hash,
             meta: &node.meta,
@@ -773,6 +775,23 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
             None => pick(pool, self.raw, self.policy, self.rank, now, guard),
         }
     }
+}
+
+/// The window's candidate, found by its hash (if still in the map): the entry, its current
+/// cell, whether it expired, and the hash.
+///
+/// (The hashes the policy knows the candidate and the victim by are the ones they were
+/// found by: `find_hash` finds the entry whose split-order key holds that hash, so
+/// `policy_hash_of` need not compute them again from the key.)
+#[inline]
+#[allow(clippy::type_complexity)]
+fn find_candidate<'g, K, V, G: RawGuard>(
+    raw: &'g RawMap<K, V>,
+    candidate: Option<u64>,
+    now: &mut Now<'_>,
+    guard: &'g G,
+) -> Option<((&'g Node<K, V>, &'g Cell<V>, bool), u64)> {
+    candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)))
 }
 
 /// Re-checks of a pooled entry's word per eviction: the prototype's bound
