@@ -404,6 +404,17 @@ impl<K, V> Bound<K, V> {
         let policy = &e.policy;
         let mut pool = e.pools.try_lock()?;
         let rank = policy.ranker();
+        // The candidate is found before the walk only if the pool may judge it: a full
+        // pool (a small table, which samples, never fills one: its walks feed nothing).
+        let early = pool
+            .is_full()
+            .then(|| find_candidate(raw, candidate, now, guard));
+        if let Some(Some(((node, cell, false), hash))) = early {
+            if self.rejects_unwalked(raw, policy, &mut pool, &rank, node, hash, now) {
+                drop(pool);
+                return Some(self.evict(raw, node, cell, now, guard));
+            }
+        }
         // A table of at most `2k` buckets samples (every bucket): the hand's first walk
         // finds it so and walks nothing (the stretch it claimed is skipped, which costs
         // nothing: the hand's position is arbitrary).
@@ -446,10 +457,7 @@ impl<K, V> Bound<K, V> {
                 return Some(false);
             }
         }
-        // (The hashes the policy knows the candidate and the victim by are the ones they
-        // were found by: `find_hash` finds the entry whose split-order key holds that
-        // hash, so `policy_hash_of` need not compute them again from the key.)
-        let cand = candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)));
+        let cand = early.unwrap_or_else(|| find_candidate(raw, candidate, now, guard));
         let cand_sampled = cand.map(|((node, _, expired), hash)| Sampled {
             hash,
             meta: &node.meta,
@@ -484,6 +492,41 @@ impl<K, V> Bound<K, V> {
         };
         drop(pool);
         Some(self.evict(raw, node, cell, now, guard))
+    }
+
+    /// Whether the window's candidate (`node`, live, known by `hash`) loses its contest
+    /// against the pool's best as it is, before the hand walks; it is then dropped from
+    /// the pool (if pooled) and the caller evicts it. Only when no entry can have
+    /// expired, the candidate is unjudged, the pool is full, and this is not one of the
+    /// evictions that walk anyway: see "Judged before the walk" in `pool.rs`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn rejects_unwalked(
+        &self,
+        raw: &RawMap<K, V>,
+        policy: &Policy,
+        pool: &mut Pool,
+        rank: &Ranker,
+        node: &Node<K, V>,
+        hash: u64,
+        now: &mut Now<'_>,
+    ) -> bool {
+        if !pool.is_full() || !node.meta.load().is_new() || raw.may_have_expired(now) {
+            return false;
+        }
+        if pool.walk_due() {
+            return false;
+        }
+        let Some(i) = pool.best(rank) else {
+            return false;
+        };
+        if policy.admits(hash, pool.get(i).hash) {
+            // The walk decides, as it did before (and the pool's best is found again).
+            return false;
+        }
+        policy.reject(hash);
+        pool.remove_hash(hash);
+        true
     }
 
     /// [`evict_one`](Self::evict_one) with main's victim chosen among `k` random entries.
@@ -732,6 +775,23 @@ impl<'g, K, V> Hand<'_, 'g, K, V> {
             None => pick(pool, self.raw, self.policy, self.rank, now, guard),
         }
     }
+}
+
+/// The window's candidate, found by its hash (if still in the map): the entry, its current
+/// cell, whether it expired, and the hash.
+///
+/// (The hashes the policy knows the candidate and the victim by are the ones they were
+/// found by: `find_hash` finds the entry whose split-order key holds that hash, so
+/// `policy_hash_of` need not compute them again from the key.)
+#[inline]
+#[allow(clippy::type_complexity)]
+fn find_candidate<'g, K, V, G: RawGuard>(
+    raw: &'g RawMap<K, V>,
+    candidate: Option<u64>,
+    now: &mut Now<'_>,
+    guard: &'g G,
+) -> Option<((&'g Node<K, V>, &'g Cell<V>, bool), u64)> {
+    candidate.and_then(|h| Some((raw.find_hash(h, now, guard)?, h)))
 }
 
 /// Re-checks of a pooled entry's word per eviction: the prototype's bound

@@ -25,7 +25,8 @@
 //!   segmented LRU), the least frequent first, then the oldest stamp; entries still in
 //!   the window are spared. In a table of more than `2k` buckets it is the best of an
 //!   *eviction pool* of 16 entries fed about 2 fresh ones per eviction by a hand over the
-//!   buckets (`pool.rs`); in a smaller table, or when the thread's pool is busy, it is the
+//!   buckets (`pool.rs`; but while no entry can have expired, a candidate that loses to
+//!   the pool's best as it is goes without feeding it, 7 times in 8); in a smaller table, or when the thread's pool is busy, it is the
 //!   best of `k = 16` entries the map samples at random.
 //! - **The sketch** ([`FrequencySketch`]) has 4-bit counters, two 64-bit words per entry
 //!   of capacity, halved every 20 recorded events per entry.
@@ -48,7 +49,10 @@
 //! one ring slot write and read, one ghost slot read, one lookup by hash, the pool's
 //! walk of a stretch of buckets (about 2 entries and their sketch lines) and one more
 //! lookup by hash (or a sample of 16 entries with up to 17 sketch reads), and one or two
-//! ghost/meta stores: amortized
+//! ghost/meta stores. While no entry can have expired, a candidate that loses to the
+//! pool's best as it is goes without the walk nor the second lookup (two sketch reads
+//! instead), and most evictions are such (`pool.rs`, "Judged before the walk"):
+//! amortized
 //! O(1), inside the inserting call, no queue, no background thread. Sketch halving is
 //! O(capacity) once every `20 × capacity` events (amortized O(1); it could be spread
 //! over inserts block by block if its pause matters).

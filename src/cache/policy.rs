@@ -336,18 +336,41 @@ impl Policy {
         let Some(v) = victim else {
             return Some(Choice::Candidate);
         };
-        let (fc, fv) = (
-            self.sketch.frequency(c.hash),
-            self.sketch.frequency(sample[v].hash),
-        );
-        if !self.cfg.admission || fc > fv || (self.cfg.admit_ties && fc == fv) {
+        if self.admits(c.hash, sample[v].hash) {
             c.meta.clear_new();
             self.window.remember(sample[v].hash, Ghost::Main, now);
             Some(Choice::Sampled(v))
         } else {
-            self.window.remember(c.hash, Ghost::Candidate, now);
+            self.reject_at(c.hash, now);
             Some(Choice::Candidate)
         }
+    }
+
+    /// Whether the unjudged candidate (known by hash `candidate`) stays against main's
+    /// victim (`victim`), as [`choose_victim`](Self::choose_victim) judges them, neither
+    /// expired (TinyLFU: the candidate is the more frequent). Reads the sketch and writes
+    /// nothing.
+    #[inline]
+    pub(crate) fn admits(&self, candidate: u64, victim: u64) -> bool {
+        let (fc, fv) = (
+            self.sketch.frequency(candidate),
+            self.sketch.frequency(victim),
+        );
+        !self.cfg.admission || fc > fv || (self.cfg.admit_ties && fc == fv)
+    }
+
+    /// The unjudged candidate (known by hash `candidate`) lost its contest
+    /// ([`admits`](Self::admits) said no) and goes: what
+    /// [`choose_victim`](Self::choose_victim) does then (its ghost steers the window if
+    /// it comes back).
+    #[inline]
+    pub(crate) fn reject(&self, candidate: u64) {
+        self.reject_at(candidate, self.clock.now());
+    }
+
+    #[inline]
+    fn reject_at(&self, candidate: u64, now: u64) {
+        self.window.remember(candidate, Ghost::Candidate, now);
     }
 
     /// The main region's victim among `sample`: the first in [`MainOrder`], entries
