@@ -534,11 +534,10 @@ impl Link {
 /// On Linux, segments allocated when the map is built (its capacity hint) that are at
 /// least this many bytes are mapped aligned to it and advised onto transparent huge pages
 /// (`MADV_HUGEPAGE`, which takes effect where THP is `madvise` or `always`; see
-/// [`map_huge`]). Every lookup
-/// starts with a random read of the directory; with 4 KiB pages a directory of millions
-/// of buckets misses the TLB on nearly every one of them (the figures are at
-/// [`map_huge`]; the 3–7 % once measured here for `probe ops` came from a version that,
-/// it turned out, got no huge pages).
+/// [`map_huge`]). Every lookup starts with a random read of the directory; with 4 KiB
+/// pages a directory of millions of buckets misses the TLB on nearly every one of them
+/// (the figures are at [`map_huge`]; the 3–7 % once measured here for `probe ops` came
+/// from a version that, it turned out, got no huge pages).
 ///
 /// Segments allocated later, by an insert that grows the table, stay on small pages: a
 /// huge-page fault may compact memory synchronously, and advising them too raised the
@@ -611,10 +610,9 @@ fn segment_layout(len: usize, huge: bool) -> Layout {
 const MAPPED: usize = 256 << 10;
 
 /// Bytes of directory segments mapped directly with `mmap` (see [`MAPPED`] and
-/// [`map_huge`]) by every map
-/// of the process: the global allocator never sees them, so a heap count through it
-/// (the benchmarks' counting allocator) adds these (`ttlmap::mapped_bytes` under the
-/// `bench-internals` feature).
+/// [`map_huge`]) by every map of the process: the global allocator never sees them, so a
+/// heap count through it (the benchmarks' counting allocator) adds these
+/// (`ttlmap::mapped_bytes` under the `bench-internals` feature).
 static MAPPED_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The current value of [`MAPPED_BYTES`].
@@ -824,8 +822,9 @@ mod tests {
     fn a_capacity_segment_is_mapped_alone_and_huge_page_aligned() {
         // Segments 18 (2^17 buckets: 2.25 MiB, not a multiple of a huge page) and 21 (18
         // MiB). Each must be a mapping of its own, starting at its (aligned) base and
-        // ending at its end rounded to a page: `map_huge` gives back both ends of what it
-        // over-mapped.
+        // ending at its end rounded to a page, advised, with the over-mapped tail given
+        // back. (No other test of this binary maps a hinted segment this large, which
+        // the kernel could merge with ours.)
         // SAFETY: no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap();
         for seg in [18, 21] {
