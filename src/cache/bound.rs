@@ -496,9 +496,10 @@ impl<K, V> Bound<K, V> {
 
     /// Whether the window's candidate (`node`, live, known by `hash`) loses its contest
     /// against the pool's best as it is, before the hand walks; it is then dropped from
-    /// the pool (if pooled) and the caller evicts it. Only when no entry can have
-    /// expired, the candidate is unjudged, the pool is full, and this is not one of the
-    /// evictions that walk anyway: see "Judged before the walk" in `pool.rs`.
+    /// the pool (if pooled) and the caller evicts it. Called with a full pool (the caller
+    /// looks the candidate up early only then); only when no entry can have expired, the
+    /// candidate is unjudged, and this is not one of the evictions that walk anyway: see
+    /// "Judged before the walk" in `pool.rs`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
     fn rejects_unwalked(
@@ -511,7 +512,11 @@ impl<K, V> Bound<K, V> {
         hash: u64,
         now: &mut Now<'_>,
     ) -> bool {
-        if !pool.is_full() || !node.meta.load().is_new() || raw.may_have_expired(now) {
+        debug_assert!(
+            pool.is_full(),
+            "judged before the walk with a pool not full"
+        );
+        if !node.meta.load().is_new() || raw.may_have_expired(now) {
             return false;
         }
         if pool.walk_due() {
