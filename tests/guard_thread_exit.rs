@@ -10,9 +10,8 @@
 //!
 //! Regression tests of that bug (found in review 7, fixed): `flush` now pins the guard, so
 //! a guard binds its registration only when it pins, and the thread's exit skips pinned
-//! registrations. The second test reported
-//! a heap-use-after-free under `bash scripts/asan.sh --test guard_thread_exit` before the
-//! fix.
+//! registrations. The second test reported a heap-use-after-free under
+//! `bash scripts/asan.sh --test guard_thread_exit` before the fix.
 
 use std::cell::RefCell;
 use std::sync::mpsc;

@@ -26,8 +26,9 @@
 //!   the window are spared. In a table of more than `2k` buckets it is the best of an
 //!   *eviction pool* of 16 entries fed about 2 fresh ones per eviction by a hand over the
 //!   buckets (`pool.rs`; but while no entry can have expired, a candidate that loses to
-//!   the pool's best as it is goes without feeding it, 7 times in 8); in a smaller table, or when the thread's pool is busy, it is the
-//!   best of `k = 16` entries the map samples at random.
+//!   the pool's best as it is goes without feeding it, 7 times in 8); in a smaller
+//!   table, or when the thread's pool is busy, it is the best of `k = 16` entries the
+//!   map samples at random.
 //! - **The sketch** ([`FrequencySketch`]) has 4-bit counters, two 64-bit words per entry
 //!   of capacity, halved every 20 recorded events per entry.
 //! - **Expired entries are the first victims**: any expired entry the map shows (the
