@@ -2,9 +2,10 @@
 //! binary (same sizes as its full run: capacity 2^21, ops = capacity) for ttlmap and/or
 //! papaya only (`both`), one of the split-ordered floors (see `ttlmap_bench::floor`:
 //! `floor` pins with crossbeam, `floor-seize` with seize, `floor-held` and
-//! `floor-seize-held` hold one pin per thread across 64 operations), the four floors
-//! (`floors`) or all six (`all`); or the time to build, iterate and drop a map (`walk`);
-//! or the cost of each kind of operation (`ops`, all six by default).
+//! `floor-seize-held` hold one pin per thread across 64 operations, `floor-slot8` has
+//! 8-byte bucket slots), the five floors (`floors`) or all seven (`all`); or the time to
+//! build, iterate and drop a map (`walk`); or the cost of each kind of operation (`ops`,
+//! all seven by default).
 //!
 //! ```sh
 //! cargo run --release -p ttlmap-bench --example probe -- read_heavy|exchange|rapid_grow [MAPS] [reps] [threads]
@@ -20,7 +21,7 @@
 use std::time::Instant;
 
 use ttlmap_bench::adapters::{BenchMap, MapVisitor, Papaya, TtlMap};
-use ttlmap_bench::floor::{Floor, FloorHeld, FloorSeize, FloorSeizeHeld};
+use ttlmap_bench::floor::{Floor, FloorHeld, FloorSeize, FloorSeizeHeld, FloorSlot8};
 use ttlmap_bench::throughput::{MixSpec, MIXES};
 use ttlmap_bench::Config;
 
@@ -86,13 +87,14 @@ fn main() {
 }
 
 /// The maps the probe knows, in the order it runs them.
-const MAPS: [&str; 6] = [
+const MAPS: [&str; 7] = [
     "ttlmap",
     "papaya",
     "floor",
     "floor-seize",
     "floor-held",
     "floor-seize-held",
+    "floor-slot8",
 ];
 
 /// Calls `v` with the map type of `name` (one of [`MAPS`]).
@@ -104,11 +106,12 @@ fn visit_named(name: &str, v: &mut impl MapVisitor) {
         "floor-seize" => v.visit::<FloorSeize>(),
         "floor-held" => v.visit::<FloorHeld>(),
         "floor-seize-held" => v.visit::<FloorSeizeHeld>(),
+        "floor-slot8" => v.visit::<FloorSlot8>(),
         _ => unreachable!("not in MAPS: {name}"),
     }
 }
 
-/// Whether the map selection `only` (`both`: ttlmap and papaya; `floors`: the four
+/// Whether the map selection `only` (`both`: ttlmap and papaya; `floors`: the five
 /// floors; `all`; or one name) takes `name`.
 fn picked(only: &str, name: &str) -> bool {
     match only {

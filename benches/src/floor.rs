@@ -5,11 +5,11 @@
 //! It is **not a map to use**: it has every bucket linked up front and never grows (it
 //! needs a capacity hint), no TTL, no length counter, and it updates values in place
 //! (`fetch_add`). Its nodes are 32 bytes (next, split-order key, key, value) against
-//! `ttlmap`'s 48 (a value cell pointer and a deadline more). What it keeps is what every
-//! split-ordered table with epoch reclamation pays, and papaya pays too: an epoch pin
-//! per operation (crossbeam's default collector), the bucket sentinel loaded from the
-//! directory, then the chain in split order; a CAS to link, a CAS to mark and a CAS to
-//! unlink, and a deferred free of each unlinked node. So its throughput is a ceiling for
+//! `ttlmap`'s 56 (a value cell pointer, a deadline and the bounded cache's word more).
+//! What it keeps is what every split-ordered table with epoch reclamation pays, and
+//! papaya pays too: an epoch pin per operation (crossbeam's default collector), the
+//! bucket sentinel loaded from the directory, then the chain in split order; a CAS to
+//! link, a CAS to mark and a CAS to unlink, and a deferred free of each unlinked node. So its throughput is a ceiling for
 //! `ttlmap`'s design (sentinels in a directory, one sorted chain per bucket) on the same
 //! machine, keys and hasher, short of changing the design itself;
 //! `benches/examples/probe.rs` runs it beside `ttlmap` and papaya.
@@ -20,6 +20,12 @@
 //! plain store and a compiler fence per pin, a `membarrier` per batch of retired
 //! nodes). [`FloorHeld`] and [`FloorSeizeHeld`] keep one guard per thread across
 //! [`HOLD`] operations: what the two would give if the pin were free.
+//!
+//! It is also generic over its bucket slots ([`Slot`]): [`Slot16`] is a sentinel as
+//! `ttlmap` has it (a `next` and a split-order key, 16 bytes), [`Slot8`] only the `next`
+//! word, since a sentinel's key is a function of its index and no walk of the floor reads
+//! it ([`FloorSlot8`]: the directory at half the size, the layout alternative #11 asked
+//! to try).
 
 use std::cell::UnsafeCell;
 use std::hash::BuildHasher;
@@ -51,9 +57,62 @@ struct Node {
     val: AtomicU64,
 }
 
-/// See the module docs; `R` is the reclamation.
-pub struct SplitFloor<R: Reclaim> {
-    dir: Box<[Link]>,
+/// A bucket's slot in the directory: the sentinel, which a walk meets as a pointer tagged
+/// [`SENT`] and never reads beyond its `next`.
+pub trait Slot: Send + Sync + 'static {
+    /// The floor's name in the tables, if the slot changes it (else its reclamation's).
+    const NAME: Option<&'static str>;
+    /// The sentinel of bucket `b`, not linked yet.
+    fn new(b: usize) -> Self;
+    /// Its successor.
+    fn next(&self) -> &AtomicUsize;
+}
+
+/// A sentinel as `ttlmap` lays it out: `next` and the bucket's split-order key.
+#[repr(C, align(16))]
+pub struct Slot16 {
+    next: AtomicUsize,
+    so: u64,
+}
+
+impl Slot for Slot16 {
+    const NAME: Option<&'static str> = None;
+
+    fn new(b: usize) -> Self {
+        Slot16 {
+            next: AtomicUsize::new(0),
+            so: (b as u64).reverse_bits(),
+        }
+    }
+
+    fn next(&self) -> &AtomicUsize {
+        &self.next
+    }
+}
+
+/// A sentinel of one word: `next` only.
+#[repr(C, align(8))]
+pub struct Slot8 {
+    next: AtomicUsize,
+}
+
+impl Slot for Slot8 {
+    const NAME: Option<&'static str> = Some("floor, 8-byte slots");
+
+    fn new(_: usize) -> Self {
+        Slot8 {
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    fn next(&self) -> &AtomicUsize {
+        &self.next
+    }
+}
+
+/// See the module docs; `R` is the reclamation, `S` the bucket slot.
+pub struct SplitFloor<R: Reclaim, S: Slot = Slot16> {
+    dir: Box<[S]>,
     mask: usize,
     hasher: Hasher,
     reclaim: R,
@@ -67,6 +126,8 @@ pub type FloorSeize = SplitFloor<Seize>;
 pub type FloorHeld = SplitFloor<EpochHeld>;
 /// The floor with a seize guard held across [`HOLD`] operations per thread.
 pub type FloorSeizeHeld = SplitFloor<SeizeHeld>;
+/// [`Floor`] with 8-byte bucket slots ([`Slot8`]).
+pub type FloorSlot8 = SplitFloor<Epoch, Slot8>;
 
 /// The search window of a key: `prev` held `cur`; `found` is the key's node.
 struct Window<'a> {
@@ -75,7 +136,7 @@ struct Window<'a> {
     found: Option<&'a Node>,
 }
 
-impl<R: Reclaim> SplitFloor<R> {
+impl<R: Reclaim, S: Slot> SplitFloor<R, S> {
     fn bucket_count(n: usize) -> usize {
         n.next_power_of_two().max(2)
     }
@@ -90,7 +151,7 @@ impl<R: Reclaim> SplitFloor<R> {
     fn find<'a>(&'a self, key: u64, guard: &'a R::Guard<'_>) -> (Window<'a>, u64) {
         let (b, so) = self.locate(key);
         'retry: loop {
-            let mut prev = &self.dir[b].next;
+            let mut prev = self.dir[b].next();
             // R::LOAD (Acquire at least): pairs with the Release CAS that linked the node.
             let mut cur = prev.load(R::LOAD);
             let found = loop {
@@ -128,8 +189,11 @@ impl<R: Reclaim> SplitFloor<R> {
     }
 }
 
-impl<R: Reclaim> BenchMap for SplitFloor<R> {
-    const NAME: &'static str = R::NAME;
+impl<R: Reclaim, S: Slot> BenchMap for SplitFloor<R, S> {
+    const NAME: &'static str = match S::NAME {
+        Some(name) => name,
+        None => R::NAME,
+    };
 
     fn new() -> Self {
         Self::with_capacity(1 << 16)
@@ -138,17 +202,14 @@ impl<R: Reclaim> BenchMap for SplitFloor<R> {
     fn with_capacity(n: usize) -> Self {
         let buckets = Self::bucket_count(n);
         let bits = buckets.trailing_zeros();
-        let dir: Box<[Link]> = (0..buckets)
-            .map(|b| Link {
-                next: AtomicUsize::new(0),
-                so: (b as u64).reverse_bits(),
-            })
-            .collect();
+        let dir: Box<[S]> = (0..buckets).map(S::new).collect();
         // Link the sentinels in split order: the i-th is bucket reverse(i).
         let in_order = |i: usize| ((i as u64).reverse_bits() >> (64 - bits)) as usize;
         for i in 0..buckets - 1 {
-            let next = &dir[in_order(i + 1)] as *const Link as usize;
-            dir[in_order(i)].next.store(next | SENT, Ordering::Relaxed);
+            let next = &dir[in_order(i + 1)] as *const S as usize;
+            dir[in_order(i)]
+                .next()
+                .store(next | SENT, Ordering::Relaxed);
         }
         Self {
             dir,
@@ -162,7 +223,7 @@ impl<R: Reclaim> BenchMap for SplitFloor<R> {
         let _guard = self.reclaim.pin();
         let (b, so) = self.locate(*k);
         // R::LOAD (Acquire at least): pairs with the Release CAS that linked the node.
-        let mut cur = self.dir[b].next.load(R::LOAD);
+        let mut cur = self.dir[b].next().load(R::LOAD);
         loop {
             if cur == 0 || cur & SENT != 0 {
                 return false;
@@ -266,19 +327,19 @@ impl<R: Reclaim> BenchMap for SplitFloor<R> {
     }
 }
 
-impl<R: Reclaim> Drop for SplitFloor<R> {
+impl<R: Reclaim, S: Slot> Drop for SplitFloor<R, S> {
     fn drop(&mut self) {
         // The dropping thread's held guard, if any, goes first: a map it kept pinned
         // would hold back the reclamation of every map built after it.
         R::release();
         // Frees the nodes still linked (unlinked ones are in the epoch collector).
-        let mut cur = self.dir[0].next.load(Ordering::Relaxed);
+        let mut cur = self.dir[0].next().load(Ordering::Relaxed);
         while cur != 0 {
             let p = cur & !MARK;
             if cur & SENT != 0 {
                 // SAFETY: a sentinel in `dir`.
-                cur = unsafe { &*((p & !SENT) as *const Link) }
-                    .next
+                cur = unsafe { &*((p & !SENT) as *const S) }
+                    .next()
                     .load(Ordering::Relaxed);
                 continue;
             }
@@ -618,5 +679,10 @@ mod tests {
     #[test]
     fn smoke_seize_held() {
         smoke::<FloorSeizeHeld>();
+    }
+
+    #[test]
+    fn smoke_slot8() {
+        smoke::<FloorSlot8>();
     }
 }
