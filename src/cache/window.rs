@@ -147,6 +147,14 @@ impl Window {
         (slot, word)
     }
 
+    /// Asks the processor to fetch `hash`'s ghost slot ([`recall`](Self::recall) reads it).
+    #[inline]
+    pub(super) fn prefetch_ghost(&self, hash: u64) {
+        if !self.ghosts.is_empty() {
+            crate::sync::prefetch(self.ghost_slot(hash, Ghost::Main, 0).0);
+        }
+    }
+
     /// Remembers that `hash` was evicted as `kind` (no-op for a fixed window).
     #[inline]
     pub(super) fn remember(&self, hash: u64, kind: Ghost, now: u64) {
