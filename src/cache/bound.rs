@@ -298,6 +298,20 @@ impl<K, V> Bound<K, V> {
         }
     }
 
+    /// An insert of a key hashing to `hash` is about to run: fetches the policy's lines
+    /// for it meanwhile (see [`Policy::prefetch_insert`]), if the policy exists yet.
+    #[inline]
+    pub(crate) fn before_insert(&self, hash: u64) {
+        // Under loom a prefetch does nothing, and the policy's load would be one more
+        // atomic access per insert for the model checker to interleave.
+        if crate::sync::LOOM {
+            return;
+        }
+        if let Some(policy) = self.policy() {
+            policy.prefetch_insert(policy_hash(hash));
+        }
+    }
+
     /// A new entry with this `hash` and cache word `node` was linked: tells the policy
     /// (if it exists yet) and returns the window's candidate.
     pub(crate) fn on_insert(&self, node: &Node<K, V>, hash: u64) -> Option<u64> {

@@ -70,17 +70,17 @@
 //! published through them, so no ordering is needed.
 //!
 //! # Memory
-//! Per entry: 8 bytes of [`AtomicMeta`]. Per map, for capacity `C`: the sketch, 16
-//! bytes per entry of capacity rounded up to a power of two (16 to 32 bytes); the window
-//! ring, 8 bytes per entry; the ghosts, 8 bytes per slot for `C / 2` slots rounded up to
-//! a power of two (4 to 8 bytes per entry); three cache-padded tickers (`128 × (shards +
-//! 1)` bytes each). About 30 to 48 bytes per entry of capacity in all
-//! ([`Policy::bytes`]), plus about 4.3 KiB of eviction pools (8 cache-padded shards and
-//! the hand, `pool.rs`), allocated with the policy even in a map whose table stays too
-//! small to use them. The map allocates them when it first holds a sixteenth of its
-//! capacity (Caffeine sizes its sketch lazily at half, but keeps recency from the first
-//! entry; a policy created at half cost the map up to 1.3 points of hit ratio:
-//! `bound.rs`, `POLICY_AT`), so that a large bound that is never approached costs
+//! Per entry: 8 bytes of [`AtomicMeta`]. Per map, for capacity `C`: the sketch, 16 bytes
+//! per entry of capacity rounded up to a power of two (16 to 32 bytes); the window ring, 8
+//! bytes per entry; the ghosts, 8 bytes per slot for `C / 2` slots rounded up to a power of
+//! two (4 to 8 bytes per entry); three cache-padded tickers and the window's cursor with
+//! its block shards (`128 × (shards + 1)` bytes each). About 30 to 48 bytes per entry of
+//! capacity in all ([`Policy::bytes`]), plus about 4.3 KiB of eviction pools (8
+//! cache-padded shards and the hand, `pool.rs`), allocated with the policy even in a map
+//! whose table stays too small to use them. The map allocates them when it first holds a
+//! sixteenth of its capacity (Caffeine sizes its sketch lazily at half, but keeps recency
+//! from the first entry; a policy created at half cost the map up to 1.3 points of hit
+//! ratio: `bound.rs`, `POLICY_AT`), so that a large bound that is never approached costs
 //! nothing.
 //!
 //! # Loom

@@ -303,6 +303,15 @@ impl Policy {
         self.sketch.prefetch(hash);
     }
 
+    /// Asks the processor to fetch what [`on_insert`](Self::on_insert) of `hash` will
+    /// touch first at random (its sketch line and its ghost slot), while the map links the
+    /// entry: both are far lines, read by the insert only after its own walk of the list.
+    #[inline]
+    pub(crate) fn prefetch_insert(&self, hash: u64) {
+        self.sketch.prefetch(hash);
+        self.window.prefetch_ghost(hash);
+    }
+
     /// The map is over capacity: which entry to evict, of the window's `candidate` (the
     /// entry [`on_insert`](Self::on_insert) named, if the map found it live) and
     /// `sample` (k random live entries, which may include the candidate and the new

@@ -10,6 +10,19 @@
 //! stay `NEW`; when it grows, some are named twice, and the second time they are no
 //! longer `NEW` (or gone), so both are harmless.
 //!
+//! Threads take their numbers in blocks of [`BLOCK`] from the shared cursor (one RMW per
+//! block; the block's next number is kept in the thread's cache-padded shard, as the
+//! tickers keep their counts), so that the cursor's line is written once per block
+//! instead of once per insert, and two threads write their slots on different lines. One
+//! thread numbers its inserts exactly as a single cursor would; concurrent threads
+//! interleave by blocks, so an entry may leave the window up to a block's worth of
+//! inserts early or late, and a thread that stops inserting leaves the rest of its block
+//! unwritten: those slots name stale hashes, which the map finds gone (or judges again),
+//! as it does a slot that a racing insert overwrote. (One shared cursor cost a
+//! `fetch_add` per insert on the line every insert reads, and neighbouring slots written
+//! by both threads: 2-thread bounded exchange x1.07 to x1.09, CPU time per operation
+//! 5 to 7 % lower, two runs of 16 alternating rounds.)
+//!
 //! # Ghosts (ARC's adaptation, Megiddo & Modha, FAST 2003, §III-A)
 //! Each eviction decision leaves a ghost: the hash's fingerprint, the insert clock and
 //! what it was (a candidate that lost its contest, or a main-region victim), in a
@@ -28,7 +41,13 @@
 //! may be consumed twice or lost, a racing window step may be lost. None of these can
 //! break the map: the window only steers which entry is evicted.
 
-use crate::sync::{AtomicU64, Ordering};
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{shard_count, thread_index, AtomicU64, Ordering};
+
+/// Insert numbers a thread takes from the cursor at once: 16 slots of 8 bytes, two cache
+/// lines (a block aligned to 16 numbers never shares a line with another).
+const BLOCK: u64 = 16;
 
 /// What a ghost remembers about an evicted entry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -47,8 +66,11 @@ const ID_MASK: u64 = (1 << CLOCK_SHIFT) - 2;
 
 pub(super) struct Window {
     ring: Box<[AtomicU64]>,
-    /// Inserts so far.
-    cursor: AtomicU64,
+    /// Insert numbers handed out so far, in blocks of [`BLOCK`].
+    cursor: CachePadded<AtomicU64>,
+    /// Per thread shard: the next number of its current block (a multiple of `BLOCK`
+    /// when the block is used up, or none was taken yet).
+    next: Box<[CachePadded<AtomicU64>]>,
     /// Current length, in inserts.
     len: AtomicU64,
     min: u64,
@@ -88,7 +110,10 @@ impl Window {
         let max = s.max.max(s.initial);
         Window {
             ring: atomics(max + 1),
-            cursor: AtomicU64::new(0),
+            cursor: CachePadded::new(AtomicU64::new(0)),
+            next: (0..shard_count())
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect(),
             len: AtomicU64::new(s.initial),
             min: s.min.min(max),
             ghosts: if s.ghosts == 0 {
@@ -113,9 +138,9 @@ impl Window {
         self.ring.len() as u64 - 1
     }
 
-    /// Bytes of slots.
+    /// Bytes of slots and of the block shards.
     pub(super) fn bytes(&self) -> usize {
-        (self.ring.len() + self.ghosts.len()) * 8
+        (self.ring.len() + self.ghosts.len()) * 8 + std::mem::size_of_val(&*self.next)
     }
 
     /// Enters `hash` and returns the hash of the entry leaving the window now, if any.
@@ -125,8 +150,7 @@ impl Window {
         if self.ring.len() == 1 {
             return (len == 0).then_some(hash);
         }
-        // Relaxed: the cursor only numbers inserts; the slots are hints (module docs).
-        let n = self.cursor.fetch_add(1, Ordering::Relaxed);
+        let n = self.number();
         let slots = self.ring.len() as u64;
         self.ring[(n % slots) as usize].store(hash, Ordering::Relaxed);
         if len == 0 {
@@ -138,6 +162,25 @@ impl Window {
         }
     }
 
+    /// The number of the calling thread's next insert: the next one of its block, or the
+    /// first of a new block taken from the cursor.
+    #[inline]
+    fn number(&self) -> u64 {
+        let shard = &self.next[thread_index() & (self.next.len() - 1)];
+        // Relaxed: the numbers only order the slots, which are hints (module docs). Two
+        // threads sharing a shard (more threads than shards) may take one number twice
+        // and write one slot both: a lost slot, as a racing write of one is.
+        let n = shard.load(Ordering::Relaxed);
+        let n = if n % BLOCK == 0 {
+            // Relaxed: the RMW alone keeps blocks disjoint.
+            self.cursor.fetch_add(BLOCK, Ordering::Relaxed)
+        } else {
+            n
+        };
+        shard.store(n + 1, Ordering::Relaxed);
+        n
+    }
+
     /// The ghost slot of `hash`, and the word that remembers it as `kind` at `now`.
     #[inline]
     fn ghost_slot(&self, hash: u64, kind: Ghost, now: u64) -> (&AtomicU64, u64) {
@@ -145,6 +188,14 @@ impl Window {
         let slot = &self.ghosts[(h >> 32) as usize & (self.ghosts.len() - 1)];
         let word = (now & CLOCK_MASK) << CLOCK_SHIFT | u64::from(h as u32) << 2 | 2 | kind as u64;
         (slot, word)
+    }
+
+    /// Asks the processor to fetch `hash`'s ghost slot ([`recall`](Self::recall) reads it).
+    #[inline]
+    pub(super) fn prefetch_ghost(&self, hash: u64) {
+        if !self.ghosts.is_empty() {
+            crate::sync::prefetch(self.ghost_slot(hash, Ghost::Main, 0).0);
+        }
     }
 
     /// Remembers that `hash` was evicted as `kind` (no-op for a fixed window).

@@ -121,6 +121,16 @@ impl<K, V, S> HashMap<K, V, S> {
         OwnedCell::new(value, deadline).weighing(w)
     }
 
+    /// Before an insert of a key hashing to `hash`: lets a bounded map's policy fetch the
+    /// lines its bookkeeping of a new key reads, while the engine walks the list
+    /// (`Bound::before_insert`; nothing without a bound).
+    #[inline]
+    fn before_insert(&self, hash: u64) {
+        if let Some(b) = &self.raw.cache {
+            b.before_insert(hash);
+        }
+    }
+
     /// After a write of `node`'s value `cell` weighing `weight`: tells the policy of a
     /// new key (`new_key`: its hash) and evicts down to the bound (`cache/bound.rs`).
     #[inline]
@@ -288,6 +298,7 @@ where
     ) -> Option<&'g V> {
         let _events = self.events();
         let hash = self.hash(&key);
+        self.before_insert(hash);
         let cell = self.owned_cell(&key, value, deadline);
         let w = cell.weight();
         match self
@@ -348,6 +359,7 @@ where
     ) -> Result<&'g V, (&'g V, K, OwnedCell<V>)> {
         let _events = self.events();
         let hash = self.hash(&key);
+        self.before_insert(hash);
         let w = cell.weight();
         match self
             .raw
