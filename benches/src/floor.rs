@@ -9,10 +9,10 @@
 //! What it keeps is what every split-ordered table with epoch reclamation pays, and
 //! papaya pays too: an epoch pin per operation (crossbeam's default collector), the
 //! bucket sentinel loaded from the directory, then the chain in split order; a CAS to
-//! link, a CAS to mark and a CAS to unlink, and a deferred free of each unlinked node. So its throughput is a ceiling for
-//! `ttlmap`'s design (sentinels in a directory, one sorted chain per bucket) on the same
-//! machine, keys and hasher, short of changing the design itself;
-//! `benches/examples/probe.rs` runs it beside `ttlmap` and papaya.
+//! link, a CAS to mark and a CAS to unlink, and a deferred free of each unlinked node.
+//! So its throughput is a ceiling for `ttlmap`'s design (sentinels in a directory, one
+//! sorted chain per bucket) on the same machine, keys and hasher, short of changing the
+//! design itself; `benches/examples/probe.rs` runs it beside `ttlmap` and papaya.
 //!
 //! The table is generic over its reclamation ([`Reclaim`]): the pin, the load ordering
 //! of a link and the deferred free are all that differ. [`Floor`] pins with crossbeam
@@ -68,7 +68,8 @@ pub trait Slot: Send + Sync + 'static {
     fn next(&self) -> &AtomicUsize;
 }
 
-/// A sentinel as `ttlmap` lays it out: `next` and the bucket's split-order key.
+/// A sentinel as `ttlmap` lays it out: `next` and the bucket's split-order key (written,
+/// never read: it is there for the size).
 #[repr(C, align(16))]
 pub struct Slot16 {
     next: AtomicUsize,
